@@ -1,0 +1,5 @@
+"""``python -m octowiz``."""
+
+from octowiz.cli import main
+
+raise SystemExit(main())

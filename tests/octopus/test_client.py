@@ -1,0 +1,142 @@
+"""The client against the simulator over real loopback HTTP: paging, bulk look-ups, retries, budgets."""
+
+from __future__ import annotations
+
+import pytest
+
+from octowiz.octopus.client import OctopusClient, OctopusVersion, RateBudget
+from octowiz.octopus.errors import RateLimited, ServerError, ValidationFailed
+from octowiz.sim.instance import ScriptedFault
+from octowiz.sim.simulator import Endpoint, Simulator
+from tests.conftest import FakeTime, make_client
+
+
+def test_versions_compare_as_octopus_versions() -> None:
+    assert OctopusVersion.parse("2024.2.9220") > OctopusVersion.parse("2023.1.9626")
+    assert OctopusVersion.parse("2021.1.0").at_least(2021, 1)
+    assert not OctopusVersion.parse("2020.5.0-rc.4").at_least(2021, 1)
+    assert OctopusVersion.parse("0.0.0-local") > OctopusVersion.parse("2026.3.1")
+    assert str(OctopusVersion.parse("2024.2.9220")) == "2024.2.9220"
+
+
+async def test_discovery_reads_version_space_and_export_import(source: OctopusClient,
+                                                               destination: OctopusClient) -> None:
+    src = await source.discover()
+    dst = await destination.discover()
+    assert src.space_id == "Spaces-1" and src.export_import and src.version < dst.version
+    assert dst.export_import
+    assert src.root.links and "ExportProjects" in src.root.links
+
+
+async def test_discover_by_space_name_and_unknown_space(source: OctopusClient) -> None:
+    info = await source.discover("Default")
+    assert info.space_id == "Spaces-1"
+    with pytest.raises(Exception) as err:
+        await source.discover("Nope")
+    assert "has no space called 'Nope' (spaces: Default)" in str(err.value)
+
+
+async def test_paging_never_truncates_and_fetches_pages_concurrently(sim: Simulator, source: OctopusClient) -> None:
+    expected = sorted(p["Id"] for p in sim.server.store.all("projects"))
+    source.page_size = 5
+    before = len(sim.server.requests)
+    projects = await source.projects()
+    assert sorted(p.id or "" for p in projects) == expected
+    assert len(projects) == len(set(p.id for p in projects))
+    pages = -(-len(expected) // 5)
+    assert len(sim.server.requests) - before == pages
+
+
+async def test_machines_listing_matches_the_store(sim: Simulator, source: OctopusClient) -> None:
+    machines = await source.machines()
+    assert len(machines) == sim.server.store.count("machines")
+    listening = await source.machines(commStyles="TentaclePassive")
+    assert listening and all(m.endpoint is not None and m.endpoint.communication_style == "TentaclePassive"
+                             for m in listening)
+
+
+async def test_ids_lookups_are_batched(sim: Simulator, source: OctopusClient) -> None:
+    ids = [p["Id"] for p in sim.server.store.all("projects")]
+    before = len(sim.server.requests)
+    got = await source.get_many("projects", ids * 3, type(await source.project(ids[0])))
+    assert sorted(p.id or "" for p in got) == sorted(ids)
+    assert len(sim.server.requests) - before == 2  # one look-up of the first project, one batch for all
+
+
+async def test_retry_after_is_honoured_on_429(sim: Simulator, source: OctopusClient, fake_time: FakeTime) -> None:
+    sim.server.scripted.append(ScriptedFault(r"/projects$", 429, count=2, retry_after=7))
+    fake_time.sleeps.clear()
+    projects = await source.projects()
+    assert projects
+    assert fake_time.sleeps == [7, 7]
+    statuses = [r.status for r in sim.server.requests if r.path.split("?")[0].endswith("/projects")]
+    assert statuses[-3:] == [429, 429, 200]
+
+
+async def test_safe_requests_retry_with_backoff_and_give_up_bounded(sim: Simulator, source: OctopusClient,
+                                                                    fake_time: FakeTime) -> None:
+    sim.server.scripted.append(ScriptedFault(r"/environments/all$", 503, count=2))
+    fake_time.sleeps.clear()
+    assert await source.environments()
+    assert len(fake_time.sleeps) == 2 and fake_time.sleeps[0] <= 0.1 and fake_time.sleeps[1] <= 0.2
+    sim.server.scripted.append(ScriptedFault(r"/environments/all$", 500, count=50))
+    with pytest.raises(ServerError) as err:
+        await source.environments()
+    assert "failed with HTTP 500" in str(err.value)
+    assert sum(1 for r in sim.server.requests if r.status == 500) == source.max_attempts
+
+
+async def test_creating_requests_are_never_retried(sim: Simulator, source: OctopusClient) -> None:
+    sim.server.scripted.append(ScriptedFault(r"/import-export/export$", 500, count=1))
+    project = sim.server.store.all("projects")[0]["Id"]
+    with pytest.raises(ServerError):
+        await source.export_projects([project], "a good long password")
+    posts = [r for r in sim.server.requests if r.method == "POST"]
+    assert len(posts) == 1
+    assert not [t for t in sim.server.store.all("tasks") if t["Name"] == "ExportProjects"]
+
+
+async def test_dropped_connection_on_a_get_is_retried(sim: Simulator, source: OctopusClient) -> None:
+    sim.server.scripted.append(ScriptedFault(r"/lifecycles/all$", 0, count=1, after_bytes=10))
+    assert await source.lifecycles()
+
+
+async def test_validation_errors_carry_octopus_errors(source: OctopusClient) -> None:
+    with pytest.raises(ValidationFailed) as err:
+        await source.create_worker_pool({"Description": "no name"})
+    assert err.value.errors == ["The worker name is required."]
+    assert "refused the request (creating a worker pool)" in str(err.value)
+
+
+async def test_rate_budget_keeps_under_the_cloud_limit(fake_time: FakeTime) -> None:
+    from octowiz.sim.config import InstanceConfig
+
+    sim = Simulator(None, "empty", cloud=InstanceConfig("cloud", rate_limit_per_minute=60), clock=fake_time)
+    with sim.serve() as endpoints:
+        # Without a budget, a burst storms into the limit and leans on Retry-After.
+        async with make_client(endpoints["cloud"], fake_time) as storm:
+            await storm.discover()
+            for _ in range(70):
+                await storm.get_json("/api/Spaces-1/environments")
+        storm_429 = sum(1 for r in sim.cloud.requests if r.status == 429)
+        assert storm_429 > 0
+        sim.cloud.requests.clear()
+        fake_time.advance(120)
+        async with make_client(endpoints["cloud"], fake_time, requests_per_minute=50) as polite:
+            polite._budget = RateBudget(50, clock=fake_time, sleep=fake_time.sleep)
+            await polite.discover()
+            for _ in range(120):
+                await polite.get_json("/api/Spaces-1/environments")
+        assert sum(1 for r in sim.cloud.requests if r.status == 429) == 0
+        assert len(sim.cloud.requests) >= 120
+
+
+async def test_rate_limited_beyond_the_retry_budget_says_when(fake_time: FakeTime, sim: Simulator,
+                                                              sim_http: dict[str, Endpoint]) -> None:
+    sim.server.scripted.append(ScriptedFault(r"/environments/all$", 429, count=1, retry_after=3600))
+    async with make_client(sim_http["server"], fake_time, retry_budget=60) as client:
+        await client.discover()
+        with pytest.raises(RateLimited) as err:
+            await client.environments()
+    assert err.value.retry_after == 3600
+    assert "is rate-limiting requests (listing environments): octowiz waits for 3600 seconds" in str(err.value)
