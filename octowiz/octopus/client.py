@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import random
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from octowiz import __version__
 from octowiz.octopus import models as m
@@ -65,6 +66,13 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 T = TypeVar("T", bound=BaseModel)
+R = TypeVar("R")
+
+
+@functools.cache
+def _list_adapter(model: type[T]) -> TypeAdapter[list[T]]:
+    """A cached validator for a page of ``model`` items (one Rust call per page, not per item)."""
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
 
 
 def check_api_key(api_key: str) -> str:
@@ -485,51 +493,55 @@ class OctopusClient:
 
     # -- lists -------------------------------------------------------------------------------
 
-    async def pages(
-        self, path: str, params: dict[str, Any] | None = None, what: str = ""
-    ) -> AsyncIterator[list[Any]]:
-        """Yield every page of a collection as raw item lists, never truncating.
+    async def collect(
+        self,
+        path: str,
+        parse: Callable[[list[Any]], list[R]],
+        params: dict[str, Any] | None = None,
+        what: str = "",
+    ) -> list[list[R]]:
+        """Read every page of a collection, parsing each page as it arrives; never truncates.
 
-        The first page tells the total; the remaining pages are fetched concurrently by ``skip``
-        (bounded by ``concurrency``). Items are deduplicated by ``Id`` in case the collection shifted
-        while it was read, and a shortfall is filled by following ``Page.Next`` from the last page.
+        The first page tells the total; the remaining pages are all requested at once, bounded by
+        ``concurrency`` in flight, and each is parsed the moment it lands, so parsing overlaps with
+        the requests still waiting. Pages come back in server order.
         """
         base = dict(params or {})
         take = int(base.pop("take", self.page_size))
         first = await self.get_json(path, {**base, "skip": 0, "take": take}, what)
         items = list(first.get("Items") or [])
-        yield items
         total = int(first.get("TotalResults") or 0)
+        out = [parse(items)]
         if len(items) >= total or not items:
-            return
+            return out
         step = len(items)
-        skips = list(range(step, total, step))
 
-        async def fetch(skip: int) -> list[Any]:
+        async def fetch(skip: int) -> list[R]:
             data = await self.get_json(path, {**base, "skip": skip, "take": take}, what)
-            return list(data.get("Items") or [])
+            return parse(list(data.get("Items") or []))
 
-        # Launch in windows so memory stays bounded for huge collections.
-        window = max(1, self.concurrency * 4)
-        for i in range(0, len(skips), window):
-            batch = await asyncio.gather(*(fetch(s) for s in skips[i : i + window]))
-            for page in batch:
-                yield page
+        out.extend(await asyncio.gather(*(fetch(s) for s in range(step, total, step))))
+        return out
 
     async def list_all(
         self, path: str, model: type[T], params: dict[str, Any] | None = None, what: str = ""
     ) -> list[T]:
-        """Every item of a paged collection, as models, in server order, without duplicates."""
+        """Every item of a paged collection, as models, in server order, without duplicates.
+
+        Duplicates can appear when the collection shifts while it is read; they are dropped by ``Id``.
+        """
+        adapter = _list_adapter(model)
+        pages = await self.collect(path, adapter.validate_python, params, what)
         seen: set[str] = set()
         out: list[T] = []
-        async for page in self.pages(path, params, what):
-            for raw in page:
-                key = str(raw.get("Id")) if isinstance(raw, dict) and raw.get("Id") else None
-                if key is not None:
+        for page in pages:
+            for item in page:
+                key = getattr(item, "id", None)
+                if key:
                     if key in seen:
                         continue
                     seen.add(key)
-                out.append(model.model_validate(raw))
+                out.append(item)
         return out
 
     async def all_unpaged(self, coll: str, model: type[T], what: str = "") -> list[T]:

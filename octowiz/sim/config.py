@@ -144,7 +144,9 @@ class InstanceConfig:
         task_queued_seconds: how long a new server task stays ``Queued``.
         task_executing_seconds: how long it then stays ``Executing``.
         latency_ms: added to every response (loopback benchmarks), with ``jitter_ms`` on top.
-        fault_rate: fraction of requests answered with an injected fault (see ``faults``).
+        fault_rate: fraction of requests answered with an injected fault.
+        faults: relative weights of the statuses injected faults answer with (default all 500).
+        failing_tasks: task kinds (``export``, ``import``, ``adhoc``) that end Failed.
     """
 
     flavour: Flavour
@@ -156,6 +158,7 @@ class InstanceConfig:
     jitter_ms: float = 0.0
     fault_rate: float = 0.0
     faults: dict[int, float] = field(default_factory=dict)
+    failing_tasks: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         if not self.version:

@@ -161,6 +161,7 @@ class SimInstance:
         self._rng = random.Random(1234)
         self._rate: dict[str, deque[float]] = {}
         self._lock = threading.RLock()
+        self._listing_cache: dict[tuple[str, str, str], Any] = {}
         self._passwords: dict[str, arc.Archive] = {}  # import task id -> opened archive (memory only)
         self.tasks = TaskEngine(
             store,
@@ -171,6 +172,7 @@ class SimInstance:
             node_name=self._node_name(),
         )
         self.tasks.effects = {"export": self._export_effect, "import": self._import_effect}
+        self.tasks.failing_kinds = config.failing_tasks
         self.installation_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"octowiz-sim-{config.flavour}"))
         self.app = Starlette(
             routes=[Route("/{path:path}", self._endpoint, methods=["GET", "POST", "PUT", "DELETE", "HEAD"])]
@@ -208,6 +210,28 @@ class SimInstance:
         """Every permission a user holds (all unrestricted in the simulator)."""
         system, space = role_permissions(str(user.get("_Role", "none")))
         return set(system) | set(space)
+
+    def listing(self, coll: str, space_id: str) -> list[Doc]:
+        """A collection's documents in one space, cached until the collection changes."""
+        key = (coll, space_id, "raw")
+        version = self.store.versions.get(coll, 0)
+        hit = self._listing_cache.get(key)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        docs = self.store.find(coll, lambda d: d.get("SpaceId") == space_id)
+        self._listing_cache[key] = (version, docs)
+        return docs
+
+    def sorted_listing(self, coll: str, space_id: str | None, items: list[Doc]) -> list[Doc]:
+        """``items`` in Octopus's list order for the collection, cached until the collection changes."""
+        key = (coll, space_id or "", "sorted")
+        version = self.store.versions.get(coll, 0)
+        hit = self._listing_cache.get(key)
+        if hit is not None and hit[0] == version and hit[2] is items:
+            return hit[1]
+        out = _ordered(coll, items)
+        self._listing_cache[key] = (version, out, items)
+        return out
 
     def request_count(self, path_prefix: str = "") -> int:
         """How many requests hit paths starting with ``path_prefix``."""
@@ -505,6 +529,15 @@ _FAULT_MESSAGES = {
 }
 
 
+def _ordered(coll: str, items: list[Doc]) -> list[Doc]:
+    """Octopus's order for a list: by name for most named resources, by sort order for some."""
+    if coll in ("projects", "projectgroups", "lifecycles", "feeds", "tenants", "users", "teams", "spaces"):
+        return sorted(items, key=lambda d: str(d.get("Name") or d.get("Username") or "").lower())
+    if coll in ("environments", "workerpools"):
+        return sorted(items, key=lambda d: (d.get("SortOrder", 0), str(d.get("Name", "")).lower()))
+    return items
+
+
 def _query_ci(request: Request, name: str) -> str | None:
     for k, v in request.query_params.items():
         if k.lower() == name:
@@ -617,10 +650,11 @@ class _Ctx:
     def in_space(self, coll: str) -> list[Doc]:
         if not COLLECTIONS[coll].scoped:
             return self.store.all(coll)
-        sid = self.space()
-        return self.store.find(coll, lambda d: d.get("SpaceId") == sid)
+        return self.inst.listing(coll, self.space())
 
     def filtered(self, coll: str, items: list[Doc]) -> list[Doc]:
+        if not any(self.q.get(k) for k in ("ids", "partialName", "name")):
+            return self.inst.sorted_listing(coll, self.space() if COLLECTIONS[coll].scoped else None, items)
         ids = _csv(self.q.get("ids"))
         if ids:
             wanted = {i.lower() for i in ids}
@@ -631,20 +665,7 @@ class _Ctx:
         name = self.q.get("name")
         if name:
             items = [d for d in items if str(d.get("Name", "")).lower() == name.lower()]
-        if coll in (
-            "projects",
-            "projectgroups",
-            "lifecycles",
-            "feeds",
-            "tenants",
-            "users",
-            "teams",
-            "spaces",
-        ):
-            items = sorted(items, key=lambda d: str(d.get("Name") or d.get("Username") or "").lower())
-        elif coll in ("environments", "workerpools"):
-            items = sorted(items, key=lambda d: (d.get("SortOrder", 0), str(d.get("Name", "")).lower()))
-        return items
+        return _ordered(coll, items)
 
     def find(self, coll: str, id_or_slug: str) -> Doc:
         doc = self.store.get(coll, id_or_slug)
@@ -904,7 +925,8 @@ class _Ctx:
         if len(rest) >= 2:
             target = self.find("users", rest[0])
             sub = rest[1].lower()
-            if sub == "permissions":
+            # ``permissions/export`` is a CSV download in Octopus; the simulator does not offer it.
+            if sub == "permissions" and [r.lower() for r in rest[2:]] in ([], ["configuration"]):
                 if target["Id"] != self.user["Id"]:
                     self.need("UserView")
                 return self.json(self._permission_set(target, configuration=len(rest) > 2))
@@ -985,7 +1007,7 @@ class _Ctx:
         return self.json(out)
 
     async def h_configuration(self, rest: list[str]) -> Response:
-        if rest[:2] == ["certificates", "certificate-global"]:
+        if rest == ["certificates", "certificate-global"]:
             doc = self.store.get("config", "certificate-global") or {"Thumbprint": "0" * 40}
             return self.json(
                 {
@@ -1058,14 +1080,13 @@ class _Ctx:
                 }
             )
         if len(rest) == 2 and rest[1].lower() == "details":
-            self.find("octopusservernodes", rest[0])
+            node = self.find("octopusservernodes", rest[0])
+            # OctopusServerNodeDetailsResource: RunningTasks is a count (int32), not a list.
             return self.json(
                 {
-                    "RunningTasks": [
-                        self.render("tasks", t)
-                        for t in self.store.all("tasks")
-                        if t.get("State") == "Executing"
-                    ]
+                    "Id": node["Id"],
+                    "RunningTasks": sum(1 for t in self.store.all("tasks") if t.get("State") == "Executing"),
+                    "Links": {"Self": f"/api/octopusservernodes/{node['Id']}/details"},
                 }
             )
         if len(rest) == 1 and self.method == "PUT":
@@ -1620,6 +1641,12 @@ class _Ctx:
                 return self.page("packages", list(latest.values()), default_take=20)
         if rest and rest[0].lower() == "stats":
             return self.json({"TotalPackages": len(self.in_space("packages"))})
+        feed_types = {t.lower() for t in _csv(_query_ci(self.request, "feedtype"))}
+        if not rest and self.method == "GET" and feed_types:
+            # ``feeds?feedType=BuiltIn`` lists only feeds of that type (the TS client's FeedRepository).
+            self.view("feeds")
+            items = [f for f in self.in_space("feeds") if str(f.get("FeedType", "")).lower() in feed_types]
+            return self.page("feeds", self.filtered("feeds", items))
         return await self.generic("feeds", rest)
 
     async def h_packages(self, rest: list[str]) -> Response:
@@ -1677,11 +1704,21 @@ class _Ctx:
 
     async def upload_package(self) -> Response:
         self.need("BuiltInFeedPush")
-        mode = self.q.get("overwriteMode") or (
-            "OverwriteExisting" if self.q.get("replace", "").lower() == "true" else "FailIfExists"
+        # Query names and the mode are matched case-insensitively, as ASP.NET binds them.
+        mode = _query_ci(self.request, "overwritemode") or (
+            "OverwriteExisting"
+            if (_query_ci(self.request, "replace") or "").lower() == "true"
+            else "FailIfExists"
+        )
+        mode = {m.lower(): m for m in ("FailIfExists", "OverwriteExisting", "IgnoreIfExists")}.get(
+            mode.lower(), mode
         )
         form = await self.request.form(max_files=1)
+        # Octopus takes the first file part whatever its name: the .NET client sends ``fileData``, the
+        # TypeScript client ``fileToUpload``, curl examples ``file``.
         upload = form.get("fileData")
+        if not isinstance(upload, UploadFile):
+            upload = next((v for _, v in form.multi_items() if isinstance(v, UploadFile)), None)
         if not isinstance(upload, UploadFile) or not upload.filename:
             raise ApiError(
                 400, "There was a problem with your request.", ["No package file was uploaded as fileData."]

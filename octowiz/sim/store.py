@@ -49,6 +49,8 @@ class Store:
         self._blobs: dict[str, bytes] = {}
         self._batch_depth = 0
         self._meta_mem: dict[str, str] = {}
+        #: Bumped on every change to a collection, so readers can cache derived views of it.
+        self.versions: dict[str, int] = {}
         self.directory = directory
         self._db: sqlite3.Connection | None = None
         if directory is not None:
@@ -140,6 +142,7 @@ class Store:
                 raise KeyError(f"{coll}/{doc['Id']} exists")
             self._seq += 1
             docs[doc["Id"]] = doc
+            self.versions[coll] = self.versions.get(coll, 0) + 1
             self._write(coll, doc, self._seq)
             self._commit()
             return doc
@@ -149,6 +152,7 @@ class Store:
         with self._lock:
             docs = self._colls.setdefault(coll, {})
             docs[doc["Id"]] = doc
+            self.versions[coll] = self.versions.get(coll, 0) + 1
             if self._db is not None:
                 row = self._db.execute(
                     "SELECT seq FROM docs WHERE coll=? AND id=?", (coll, doc["Id"])
@@ -199,6 +203,7 @@ class Store:
             if doc is None:
                 return False
             del self._colls[coll][doc["Id"]]
+            self.versions[coll] = self.versions.get(coll, 0) + 1
             if self._db is not None:
                 self._db.execute("DELETE FROM docs WHERE coll=? AND id=?", (coll, doc["Id"]))
                 self._commit()

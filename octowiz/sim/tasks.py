@@ -66,8 +66,9 @@ class TaskEngine:
         self.capacity = capacity
         self.node_name = node_name
         self.effects: dict[str, Effect] = {}
-        #: Task ids to fail at completion (fault injection), with the error message.
-        self.fail_next: list[str] = []
+        #: Task kinds (``export``, ``import``, ``adhoc``) that fail at completion (fault injection).
+        self.failing_kinds: set[str] = set()
+        self._active: tuple[int, list[str]] | None = None  # (tasks version, ids of unfinished tasks)
 
     def create(
         self,
@@ -118,9 +119,13 @@ class TaskEngine:
     def advance(self) -> None:
         """Move every active task as far as the clock allows."""
         now = self.clock()
-        active = [t for t in self.store.all("tasks") if t.get("State") in ACTIVE]
-        if not active:
+        version = self.store.versions.get("tasks", 0)
+        if self._active is None or self._active[0] != version:
+            ids = [t["Id"] for t in self.store.all("tasks") if t.get("State") in ACTIVE]
+            self._active = (version, ids)
+        if not self._active[1]:
             return
+        active = [t for t in (self.store.get("tasks", i) for i in self._active[1]) if t and t.get("State") in ACTIVE]
         executing = [t for t in active if t["State"] in ("Executing", "Cancelling")]
         # Finish what has run its course, earliest first, freeing slots as it goes.
         freed: list[float] = []
@@ -156,9 +161,9 @@ class TaskEngine:
         task = dict(task)
         log = list(task.get("_Log") or [])
         state, error = "Success", ""
-        if task["Id"] in self.fail_next:
-            self.fail_next.remove(task["Id"])
+        if task.get("_Kind") in self.failing_kinds:
             state, error = "Failed", "The task failed (simulated fault)."
+            log.append("Error: the task failed (simulated fault)")
         elif task.get("State") == "Cancelling":
             state = "Canceled"
         else:
