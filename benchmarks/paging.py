@@ -25,8 +25,18 @@ import time
 
 import httpx
 
+from octowiz.octopus import models as m
 from octowiz.octopus.client import OctopusClient
 from octowiz.sim.keys import SERVER_ADMIN
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User+system CPU seconds of a process (Linux /proc), or 0 where unavailable."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def _free_port() -> int:
@@ -38,10 +48,16 @@ def _free_port() -> int:
 async def _octowiz(url: str, concurrency: int, page_size: int) -> tuple[float, int, int, int]:
     async with OctopusClient(url, SERVER_ADMIN.api_key, concurrency=concurrency, page_size=page_size) as client:
         await client.discover()
+        # Warm-up outside the timing: pydantic builds each model's validator on first use.
+        await client.get_many("projects", ["Projects-1"], type((await client.project("Projects-1"))))
+        await client.count(client.space_path("machines"))
+        _ = [m.Machine.model_validate({"Id": "x", "Endpoint": {"CommunicationStyle": s}})
+             for s in ("TentaclePassive", "TentacleActive", "Ssh", "None")]
         before = client.request_count
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         projects, machines = await asyncio.gather(client.projects(), client.machines())
         elapsed = time.perf_counter() - start
+        print(f"(client CPU during the listing: {time.process_time() - cpu:.3f} s)")
         return elapsed, client.request_count - before, len(projects), len(machines)
 
 
@@ -78,7 +94,10 @@ def main() -> int:
             print("the simulator did not start", file=sys.stderr)
             return 1
         url = f"http://127.0.0.1:{server_port}"
+        server_cpu = _cpu_seconds(proc.pid)
         elapsed, requests, n_projects, n_machines = asyncio.run(_octowiz(url, args.concurrency, args.page_size))
+        server_cpu = _cpu_seconds(proc.pid) - server_cpu
+        print(f"(simulator CPU during the listing: {server_cpu:.3f} s)")
         seq_elapsed, seq_requests = asyncio.run(_sequential(url, args.page_size))
     finally:
         proc.terminate()

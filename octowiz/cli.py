@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import threading
@@ -69,7 +70,8 @@ def _cmd_sim(args: argparse.Namespace) -> int:
         return 1
     finally:
         sim.close()
-    print("Stopped.")
+    with contextlib.suppress(BrokenPipeError):  # whoever started us may have stopped reading
+        print("Stopped.", flush=True)
     return 0
 
 

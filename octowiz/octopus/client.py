@@ -355,6 +355,10 @@ class OctopusClient:
                     await self._backoff(attempt, None)
                     continue
                 raise err from None
+            # Let the request waiting for this slot go out before the caller decodes and parses
+            # this answer: with answers arriving together, parsing first would hold back every
+            # following request by the time it takes to parse the whole batch.
+            await asyncio.sleep(0)
             status = response.status_code
             log.debug("%s %s -> %s", method, url, status)
             if status < 400 or status in expect:

@@ -162,6 +162,7 @@ class SimInstance:
         self._rate: dict[str, deque[float]] = {}
         self._lock = threading.RLock()
         self._listing_cache: dict[tuple[str, str, str], Any] = {}
+        self._render_cache: dict[tuple[str, str], tuple[int, Doc, str]] = {}
         self._passwords: dict[str, arc.Archive] = {}  # import task id -> opened archive (memory only)
         self.tasks = TaskEngine(
             store,
@@ -210,6 +211,21 @@ class SimInstance:
         """Every permission a user holds (all unrestricted in the simulator)."""
         system, space = role_permissions(str(user.get("_Role", "none")))
         return set(system) | set(space)
+
+    def rendered_json(self, coll: str, doc: Doc) -> str:
+        """A document as the JSON Octopus sends (links added, private fields removed), cached.
+
+        The cache entry is valid while the collection is unchanged and it is the same stored object,
+        so a page of a large collection costs a string join rather than thousands of dict copies.
+        """
+        key = (coll, str(doc.get("Id")))
+        version = self.store.versions.get(coll, 0)
+        hit = self._render_cache.get(key)
+        if hit is not None and hit[0] == version and hit[1] is doc:
+            return str(hit[2])
+        text = json.dumps(public(with_links(coll, doc, self.config.version)), separators=(",", ":"))
+        self._render_cache[key] = (version, doc, text)
+        return text
 
     def listing(self, coll: str, space_id: str) -> list[Doc]:
         """A collection's documents in one space, cached until the collection changes."""
@@ -635,17 +651,19 @@ class _Ctx:
             links["Page.Next"] = link(skip + take, take)
         if skip > 0 and take:
             links["Page.Previous"] = link(max(0, skip - take), take)
-        return self.json(
+        head = json.dumps(
             {
                 "ItemType": item_type or COLLECTIONS[coll].item_type,
                 "TotalResults": total,
                 "ItemsPerPage": take,
                 "NumberOfPages": pages,
                 "LastPageNumber": max(0, pages - 1),
-                "Items": [self.render(coll, d) for d in chunk],
-                "Links": links,
-            }
+            },
+            separators=(",", ":"),
         )
+        items_json = ",".join(self.inst.rendered_json(coll, d) for d in chunk)
+        text = f'{head[:-1]},"Items":[{items_json}],"Links":{json.dumps(links, separators=(",", ":"))}}}'
+        return Response(text, media_type="application/json")
 
     def in_space(self, coll: str) -> list[Doc]:
         if not COLLECTIONS[coll].scoped:

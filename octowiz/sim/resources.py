@@ -224,5 +224,16 @@ def _logo_cb(project: Doc, version: str) -> str:
 
 
 def public(doc: Doc) -> Doc:
-    """Strip simulator-private fields (names starting with ``_``) before a document is sent."""
-    return {k: v for k, v in doc.items() if not k.startswith("_")}
+    """Strip simulator-private fields (names starting with ``_``, at any depth) before a document is sent.
+
+    Private fields hold what Octopus never sends back: a sensitive variable's value, a feed's password.
+    """
+    return {k: _public(v) for k, v in doc.items() if not k.startswith("_")}
+
+
+def _public(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _public(v) for k, v in value.items() if not (isinstance(k, str) and k.startswith("_"))}
+    if isinstance(value, list):
+        return [_public(v) for v in value]
+    return value

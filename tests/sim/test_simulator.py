@@ -185,3 +185,14 @@ async def test_state_persists_across_restarts(tmp_path: Path, fake_time: FakeTim
         again = await c.post(f"{second.cloud_url}/api/Spaces-1/environments", json={"Name": "Prod"})
         assert again.json()["Id"] != created.json()["Id"]  # id counters persist too
     second.close()
+
+
+async def test_sensitive_values_never_leave_the_simulator(sim: Simulator, http: httpx.AsyncClient) -> None:
+    secrets = [v["_SensitiveValue"] for vs in sim.server.store.all("variables") for v in vs.get("Variables", [])
+               if v.get("_SensitiveValue")]
+    assert secrets
+    for vs in sim.server.store.all("variables"):
+        body = (await http.get(f"{sim.server_url}/api/Spaces-1/variables/{vs['Id']}")).text
+        assert "_SensitiveValue" not in body and not any(s in body for s in secrets)
+    feeds = (await http.get(f"{sim.server_url}/api/Spaces-1/feeds/all")).text
+    assert "_Password" not in feeds
