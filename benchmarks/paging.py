@@ -33,7 +33,8 @@ from octowiz.sim.keys import SERVER_ADMIN
 def _cpu_seconds(pid: int) -> float:
     """User+system CPU seconds of a process (Linux /proc), or 0 where unavailable."""
     try:
-        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return 0.0
@@ -46,13 +47,17 @@ def _free_port() -> int:
 
 
 async def _octowiz(url: str, concurrency: int, page_size: int) -> tuple[float, int, int, int]:
-    async with OctopusClient(url, SERVER_ADMIN.api_key, concurrency=concurrency, page_size=page_size) as client:
+    async with OctopusClient(
+        url, SERVER_ADMIN.api_key, concurrency=concurrency, page_size=page_size
+    ) as client:
         await client.discover()
         # Warm-up outside the timing: pydantic builds each model's validator on first use.
-        await client.get_many("projects", ["Projects-1"], type((await client.project("Projects-1"))))
+        await client.get_many("projects", ["Projects-1"], type(await client.project("Projects-1")))
         await client.count(client.space_path("machines"))
-        _ = [m.Machine.model_validate({"Id": "x", "Endpoint": {"CommunicationStyle": s}})
-             for s in ("TentaclePassive", "TentacleActive", "Ssh", "None")]
+        _ = [
+            m.Machine.model_validate({"Id": "x", "Endpoint": {"CommunicationStyle": s}})
+            for s in ("TentaclePassive", "TentacleActive", "Ssh", "None")
+        ]
         before = client.request_count
         start, cpu = time.perf_counter(), time.process_time()
         projects, machines = await asyncio.gather(client.projects(), client.machines())
@@ -82,9 +87,23 @@ def main() -> int:
     parser.add_argument("--page-size", type=int, default=30, help="take per page (Octopus's default is 30)")
     args = parser.parse_args()
     server_port, cloud_port = _free_port(), _free_port()
-    cmd = [sys.executable, "-m", "octowiz", "sim", "--scenario", "large", "--latency-ms", str(args.latency_ms),
-           "--server-port", str(server_port), "--cloud-port", str(cloud_port)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    cmd = [
+        sys.executable,
+        "-m",
+        "octowiz",
+        "sim",
+        "--scenario",
+        "large",
+        "--latency-ms",
+        str(args.latency_ms),
+        "--server-port",
+        str(server_port),
+        "--cloud-port",
+        str(cloud_port),
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+    )
     try:
         assert proc.stdout is not None
         for line in proc.stdout:
@@ -95,7 +114,9 @@ def main() -> int:
             return 1
         url = f"http://127.0.0.1:{server_port}"
         server_cpu = _cpu_seconds(proc.pid)
-        elapsed, requests, n_projects, n_machines = asyncio.run(_octowiz(url, args.concurrency, args.page_size))
+        elapsed, requests, n_projects, n_machines = asyncio.run(
+            _octowiz(url, args.concurrency, args.page_size)
+        )
         server_cpu = _cpu_seconds(proc.pid) - server_cpu
         print(f"(simulator CPU during the listing: {server_cpu:.3f} s)")
         seq_elapsed, seq_requests = asyncio.run(_sequential(url, args.page_size))
@@ -104,15 +125,23 @@ def main() -> int:
         proc.wait(timeout=10)
     pages = math.ceil(n_projects / args.page_size) + math.ceil(n_machines / args.page_size)
     minimum = pages / args.concurrency * args.latency_ms / 1000
-    print(f"large scenario: {n_projects} projects, {n_machines} deployment targets; {args.latency_ms:g} ms latency, "
-          f"page size {args.page_size}, concurrency {args.concurrency}")
+    print(
+        f"large scenario: {n_projects} projects, {n_machines} deployment targets; "
+        f"{args.latency_ms:g} ms latency, "
+        f"page size {args.page_size}, concurrency {args.concurrency}"
+    )
     print(f"{'':28}{'requests':>10}{'wall s':>10}{'÷ minimum':>12}")
     print(f"{'minimum (pages/conc×lat)':28}{pages:>10}{minimum:>10.3f}{1.0:>12.2f}")
     print(f"{'octowiz client':28}{requests:>10}{elapsed:>10.3f}{elapsed / minimum:>12.2f}")
-    print(f"{'sequential Page.Next walk':28}{seq_requests:>10}{seq_elapsed:>10.3f}{seq_elapsed / minimum:>12.2f}")
+    print(
+        f"{'sequential Page.Next walk':28}{seq_requests:>10}{seq_elapsed:>10.3f}"
+        f"{seq_elapsed / minimum:>12.2f}"
+    )
     ratio = elapsed / minimum
-    print(f"ratio octowiz/minimum = {ratio:.2f} (target <= 1.3): {'PASS' if ratio <= 1.3 else 'OVER TARGET'}; "
-          f"octowiz is {seq_elapsed / elapsed:.1f}x faster than the sequential walk")
+    print(
+        f"ratio octowiz/minimum = {ratio:.2f} (target <= 1.3): {'PASS' if ratio <= 1.3 else 'OVER TARGET'}; "
+        f"octowiz is {seq_elapsed / elapsed:.1f}x faster than the sequential walk"
+    )
     return 0
 
 

@@ -25,15 +25,29 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Serve a simulated self-hosted Octopus Server and an Octopus Cloud instance over HTTP on "
         "loopback, print their URLs and API keys, and run until interrupted (Ctrl+C).",
     )
-    sim.add_argument("--server-port", type=int, default=8065, help="port of the simulated Server (default 8065)")
-    sim.add_argument("--cloud-port", type=int, default=8066, help="port of the simulated Cloud (default 8066)")
-    sim.add_argument("--scenario", choices=("demo", "large", "empty"), default="demo", help="what the Server holds")
+    sim.add_argument(
+        "--server-port", type=int, default=8065, help="port of the simulated Server (default 8065)"
+    )
+    sim.add_argument(
+        "--cloud-port", type=int, default=8066, help="port of the simulated Cloud (default 8066)"
+    )
+    sim.add_argument(
+        "--scenario", choices=("demo", "large", "empty"), default="demo", help="what the Server holds"
+    )
     sim.add_argument("--latency-ms", type=float, default=0.0, help="added to every response")
     sim.add_argument("--fault-rate", type=float, default=0.0, help="fraction of requests answered with a 5xx")
-    sim.add_argument("--rate-limit-per-minute", type=int, default=None,
-                     help="Cloud answers 429 with Retry-After past this many requests a minute per key")
-    sim.add_argument("--state-dir", type=Path, default=None,
-                     help="keep both instances' state in this directory (survives restarts)")
+    sim.add_argument(
+        "--rate-limit-per-minute",
+        type=int,
+        default=None,
+        help="Cloud answers 429 with Retry-After past this many requests a minute per key",
+    )
+    sim.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="keep both instances' state in this directory (survives restarts)",
+    )
     return parser
 
 
@@ -45,8 +59,12 @@ def _cmd_sim(args: argparse.Namespace) -> int:
         print("octowiz sim: --fault-rate must be at least 0 and below 1.", file=sys.stderr)
         return 2
     server = InstanceConfig("server", latency_ms=args.latency_ms, fault_rate=args.fault_rate)
-    cloud = InstanceConfig("cloud", latency_ms=args.latency_ms, fault_rate=args.fault_rate,
-                           rate_limit_per_minute=args.rate_limit_per_minute)
+    cloud = InstanceConfig(
+        "cloud",
+        latency_ms=args.latency_ms,
+        fault_rate=args.fault_rate,
+        rate_limit_per_minute=args.rate_limit_per_minute,
+    )
     print(f"Seeding the '{args.scenario}' scenario…", flush=True)
     sim = Simulator(args.state_dir, args.scenario, server=server, cloud=cloud)
     stop = threading.Event()
@@ -65,8 +83,11 @@ def _cmd_sim(args: argparse.Namespace) -> int:
             )
             stop.wait()
     except RuntimeError as exc:
-        print(f"octowiz sim: {exc}. Is another program using the port? Choose others with --server-port and "
-              "--cloud-port.", file=sys.stderr)
+        print(
+            f"octowiz sim: {exc}. Is another program using the port? Choose others with --server-port and "
+            "--cloud-port.",
+            file=sys.stderr,
+        )
         return 1
     finally:
         sim.close()

@@ -54,7 +54,9 @@ def sim_http(sim: Simulator) -> Iterator[dict[str, Endpoint]]:
         yield endpoints
 
 
-def make_client(endpoint: Endpoint, fake_time: FakeTime, *, key: str | None = None, **kw: object) -> OctopusClient:
+def make_client(
+    endpoint: Endpoint, fake_time: FakeTime, *, key: str | None = None, **kw: object
+) -> OctopusClient:
     options: dict[str, object] = {"sleep": fake_time.sleep, "backoff_base": 0.1}
     options.update(kw)
     return OctopusClient(endpoint.url, key or endpoint.api_key, **options)  # type: ignore[arg-type]

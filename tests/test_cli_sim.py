@@ -28,8 +28,20 @@ def test_octowiz_sim_serves_both_instances_to_curl() -> None:
         pytest.skip("curl is not installed (apt-get install curl)")
     ports = (_free_port(), _free_port())
     proc = subprocess.Popen(
-        [sys.executable, "-m", "octowiz", "sim", "--server-port", str(ports[0]), "--cloud-port", str(ports[1])],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        [
+            sys.executable,
+            "-m",
+            "octowiz",
+            "sim",
+            "--server-port",
+            str(ports[0]),
+            "--cloud-port",
+            str(ports[1]),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
         assert proc.stdout is not None
@@ -39,17 +51,29 @@ def test_octowiz_sim_serves_both_instances_to_curl() -> None:
             if line.startswith("Press Ctrl+C"):
                 break
         text = "".join(banner)
-        found = re.findall(r"Octopus (Server|Cloud)\s+(http://127\.0\.0\.1:\d+)\s+API key (API-[A-Z0-9]+)", text)
+        found = re.findall(
+            r"Octopus (Server|Cloud)\s+(http://127\.0\.0\.1:\d+)\s+API key (API-[A-Z0-9]+)", text
+        )
         assert [f[0] for f in found] == ["Server", "Cloud"], text
         versions = []
         for _, url, key in found:
-            out = subprocess.run([curl, "-sf", "-H", f"X-Octopus-ApiKey: {key}", f"{url}/api"],
-                                 capture_output=True, text=True, timeout=30, check=True)
-            root = json.loads(out.stdout)
+            api = subprocess.run(
+                [curl, "-sf", "-H", f"X-Octopus-ApiKey: {key}", f"{url}/api"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=True,
+            )
+            root = json.loads(api.stdout)
             assert root["Application"] == "Octopus Deploy"
             versions.append(root["Version"])
-            me = subprocess.run([curl, "-sf", "-H", f"X-Octopus-ApiKey: {key}", f"{url}/api/users/me"],
-                                capture_output=True, text=True, timeout=30, check=True)
+            me = subprocess.run(
+                [curl, "-sf", "-H", f"X-Octopus-ApiKey: {key}", f"{url}/api/users/me"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=True,
+            )
             assert json.loads(me.stdout)["Id"].startswith("Users-")
         assert versions[0] < versions[1]
     finally:
@@ -63,8 +87,23 @@ def test_octowiz_sim_port_in_use_is_a_sentence() -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
         port = busy.getsockname()[1]
-        out = subprocess.run([sys.executable, "-m", "octowiz", "sim", "--scenario", "empty", "--server-port", str(port),
-                              "--cloud-port", str(_free_port())], capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "octowiz",
+                "sim",
+                "--scenario",
+                "empty",
+                "--server-port",
+                str(port),
+                "--cloud-port",
+                str(_free_port()),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert out.returncode == 1
     assert "Is another program using the port? Choose others with --server-port" in out.stderr
     assert "Traceback" not in out.stderr

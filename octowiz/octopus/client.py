@@ -133,7 +133,10 @@ class InstanceInfo:
         if self.export_import:
             return ""
         if not self.version.at_least(*EXPORT_IMPORT_MIN):
-            return f"Octopus {self.version} predates Project Export/Import, which arrived in 2021.1: upgrade it first."
+            return (
+                f"Octopus {self.version} predates Project Export/Import, which arrived in 2021.1: "
+                "upgrade it first."
+            )
         missing = [k for k in EXPORT_IMPORT_LINKS if k not in self.space_links]
         return f"The space does not offer Export/Import (links missing: {', '.join(missing)})."
 
@@ -251,8 +254,10 @@ class OctopusClient:
             try:
                 verify = ssl.create_default_context(cafile=str(ca_bundle))
             except (OSError, ssl.SSLError) as exc:
-                raise TlsError(f"The CA bundle {ca_bundle} cannot be read ({exc.strerror or exc}): give the path of "
-                               "a PEM file holding the certificate authority's certificate.") from None
+                raise TlsError(
+                    f"The CA bundle {ca_bundle} cannot be read ({exc.strerror or exc}): give the path of "
+                    "a PEM file holding the certificate authority's certificate."
+                ) from None
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             headers={
@@ -981,7 +986,7 @@ class OctopusClient:
                 and executing_since is not None
                 and time.monotonic() - executing_since > timeout
             ):
-                raise asyncio.TimeoutError(f"task {task_id} ran longer than {timeout} seconds")
+                raise TimeoutError(f"task {task_id} ran longer than {timeout} seconds")
             await self._sleep(poll_interval)
 
     async def run_script(self, body: dict[str, Any]) -> m.ServerTask:
@@ -1065,8 +1070,7 @@ class OctopusClient:
 
 
 def _walk_log(activity: Any) -> Iterable[Any]:
-    for element in activity.log_elements or []:
-        yield element
+    yield from activity.log_elements or []
     for child in activity.children or []:
         yield from _walk_log(child)
 

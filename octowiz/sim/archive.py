@@ -23,7 +23,7 @@ import json
 import os
 import zipfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -341,6 +341,11 @@ _MATCH_BY_NAME = {
 }
 
 
+def _named(space_id: str, name: Any) -> Callable[[Doc], bool]:
+    """A predicate: the document is in ``space_id`` and called ``name``."""
+    return lambda d: d.get("SpaceId") == space_id and d.get("Name") == name
+
+
 def preview_import(store: Store, space_id: str, archive: Archive) -> Doc:
     """The ``ProjectImportPreviewResponse`` for an archive (names of what it brings)."""
 
@@ -349,9 +354,7 @@ def preview_import(store: Store, space_id: str, archive: Archive) -> Doc:
 
     pools = []
     for d in archive.of_type("WorkerPool"):
-        existing = store.first(
-            "workerpools", lambda p, n=d.get("Name"): p.get("SpaceId") == space_id and p.get("Name") == n
-        )
+        existing = store.first("workerpools", _named(space_id, d.get("Name")))
         target = existing or d
         pools.append(
             {
@@ -399,14 +402,16 @@ def apply_import(store: Store, space_id: str, archive: Archive, *, cloud: bool) 
     log: list[str] = []
     for p in archive.of_type("Project"):
         name = p.get("Name")
-        if store.first("projects", lambda d, n=name: d.get("SpaceId") == space_id and d.get("Name") == n):
+        if store.first("projects", _named(space_id, name)):
             raise ImportFailure(
                 f"The project '{name}' already exists in the target space. Projects that already exist "
                 "cannot be imported."
             )
     id_map: dict[str, str] = {}
     pending: list[tuple[str, Doc]] = []  # (collection, doc) to write after everything resolves
-    default_pool = store.first("workerpools", lambda d: d.get("SpaceId") == space_id and d.get("IsDefault"))
+    default_pool = store.first(
+        "workerpools", lambda d: d.get("SpaceId") == space_id and bool(d.get("IsDefault"))
+    )
 
     def new_id(coll: str, prefix: str) -> str:
         return store.next_id(prefix)
@@ -416,9 +421,7 @@ def apply_import(store: Store, space_id: str, archive: Archive, *, cloud: bool) 
     for doc_type, coll in _MATCH_BY_NAME.items():
         for d in archive.of_type(doc_type):
             name = d.get("Name")
-            existing = store.first(
-                coll, lambda x, n=name: x.get("SpaceId") == space_id and x.get("Name") == n
-            )
+            existing = store.first(coll, _named(space_id, name))
             if existing is not None:
                 id_map[d["Id"]] = existing["Id"]
                 log.append(f"Matched {doc_type.lower()} '{name}' by name")
@@ -484,8 +487,8 @@ def apply_import(store: Store, space_id: str, archive: Archive, *, cloud: bool) 
             id_map[d["Id"]] = f"{base}-{id_map[orig_owner]}"
     id_map[f"{space_id}"] = space_id
     # The archive's space id carries the suffix too.
-    for d in archive.docs.values():
-        sid = d[1].get("SpaceId")
+    for _doc_type, archived in archive.docs.values():
+        sid = archived.get("SpaceId")
         if isinstance(sid, str):
             id_map[sid] = space_id
 
@@ -523,7 +526,8 @@ def apply_import(store: Store, space_id: str, archive: Archive, *, cloud: bool) 
                     ):
                         action["WorkerPoolId"] = default_pool["Id"]
                         log.append(
-                            f"Step '{step.get('Name')}' ran on the Octopus Server; it now runs on the default "
+                            f"Step '{step.get('Name')}' ran on the Octopus Server; "
+                            "it now runs on the default "
                             f"worker pool '{default_pool.get('Name')}'"
                         )
         leftovers = [

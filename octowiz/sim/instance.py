@@ -161,7 +161,8 @@ class SimInstance:
         self._rng = random.Random(1234)
         self._rate: dict[str, deque[float]] = {}
         self._lock = threading.RLock()
-        self._listing_cache: dict[tuple[str, str, str], Any] = {}
+        # (coll, space, "raw" | "sorted") -> (collection version, listing, the items sorted or None)
+        self._listing_cache: dict[tuple[str, str, str], tuple[int, list[Doc], list[Doc] | None]] = {}
         self._render_cache: dict[tuple[str, str], tuple[int, Doc, str]] = {}
         self._passwords: dict[str, arc.Archive] = {}  # import task id -> opened archive (memory only)
         self.tasks = TaskEngine(
@@ -235,7 +236,7 @@ class SimInstance:
         if hit is not None and hit[0] == version:
             return hit[1]
         docs = self.store.find(coll, lambda d: d.get("SpaceId") == space_id)
-        self._listing_cache[key] = (version, docs)
+        self._listing_cache[key] = (version, docs, None)
         return docs
 
     def sorted_listing(self, coll: str, space_id: str | None, items: list[Doc]) -> list[Doc]:
@@ -284,7 +285,7 @@ class SimInstance:
             return response
         except ApiError as exc:
             status = exc.status
-            body = {"ErrorMessage": exc.message, "Errors": exc.errors}
+            body: dict[str, Any] = {"ErrorMessage": exc.message, "Errors": exc.errors}
             if exc.status >= 500:
                 body["FullException"] = None
             return JSONResponse(body, status_code=exc.status, headers=exc.headers)
@@ -409,33 +410,40 @@ class SimInstance:
             "Accounts": f"{sp}/accounts{{/id}}{{?skip,take,ids,partialName,accountType}}",
             "ActionTemplates": f"{sp}/actiontemplates{{/id}}{{?skip,take,ids,partialName}}",
             "Artifacts": f"{sp}/artifacts{{/id}}{{?skip,take,regarding,ids,partialName,order}}",
-            "Certificates": f"{sp}/certificates{{/id}}{{?skip,take,search,archived,tenant,firstResult,orderBy,ids,partialName}}",
+            "Certificates": f"{sp}/certificates{{/id}}{{?skip,take,search,archived,tenant,firstResult,"
+            "orderBy,ids,partialName}",
             "Channels": f"{sp}/channels{{/id}}{{?skip,take,ids,partialName}}",
             "DeploymentProcesses": f"{sp}/deploymentprocesses{{/id}}{{?skip,take,ids}}",
-            "Deployments": f"{sp}/deployments{{/id}}{{?skip,take,ids,projects,environments,tenants,channels,taskState,partialName}}",
+            "Deployments": f"{sp}/deployments{{/id}}{{?skip,take,ids,projects,environments,tenants,channels,"
+            "taskState,partialName}",
             "Environments": f"{sp}/environments{{/id}}{{?name,skip,ids,take,partialName}}",
             "Feeds": f"{sp}/feeds{{/id}}{{?skip,take,ids,partialName,feedType,name}}",
             "Interruptions": f"{sp}/interruptions{{/id}}{{?skip,take,regarding,pendingOnly,ids}}",
-            "LibraryVariables": f"{sp}/libraryvariablesets{{/id}}{{?skip,contentType,take,ids,partialName}}",
+            "LibraryVariables": (
+                f"{sp}/libraryvariablesets{{/id}}{{?skip,contentType,take,ids,partialName}}"
+            ),
             "Lifecycles": f"{sp}/lifecycles{{/id}}{{?skip,take,ids,partialName}}",
             "MachinePolicies": f"{sp}/machinepolicies{{/id}}{{?skip,take,ids,partialName}}",
-            "Machines": f"{sp}/machines{{/id}}{{?skip,take,name,ids,partialName,roles,isDisabled,healthStatuses,"
-            "commStyles,tenantIds,tenantTags,environmentIds,thumbprint,deploymentId,shellNames}",
+            "Machines": f"{sp}/machines{{/id}}{{?skip,take,name,ids,partialName,roles,isDisabled,"
+            "healthStatuses,commStyles,tenantIds,tenantTags,environmentIds,thumbprint,deploymentId,shellNames}",
             "PackageUpload": f"{sp}/packages/raw{{?replace,overwriteMode}}",
             "Packages": f"{sp}/packages{{/id}}{{?nuGetPackageId,filter,latest,skip,take,includeNotes}}",
             "ProjectGroups": f"{sp}/projectgroups{{/id}}{{?skip,take,ids,partialName}}",
-            "Projects": f"{sp}/projects{{/id}}{{?name,skip,ids,clone,take,partialName,clonedFromProjectId}}",
+            "Projects": (
+                f"{sp}/projects{{/id}}{{?name,skip,ids,clone,take,partialName,clonedFromProjectId}}"
+            ),
             "ProjectTriggers": f"{sp}/projecttriggers{{/id}}{{?skip,take,ids,runbooks}}",
             "Releases": f"{sp}/releases{{/id}}{{?skip,take,ids,ignoreChannelRules}}",
             "Runbooks": f"{sp}/runbooks{{/id}}{{?skip,take,ids,partialName,clone,projectIds}}",
             "TagSets": f"{sp}/tagsets{{/id}}{{?skip,take,ids,partialName}}",
-            "Tasks": f"{sp}/tasks{{/id}}{{?skip,active,environment,tenant,runbook,project,name,node,running,states,"
-            "hasPendingInterruptions,hasWarningsOrErrors,take,ids,partialName}",
-            "Tenants": f"{sp}/tenants{{/id}}{{?skip,projectId,name,tags,take,ids,clone,partialName,clonedFromTenantId}}",
+            "Tasks": f"{sp}/tasks{{/id}}{{?skip,active,environment,tenant,runbook,project,name,node,"
+            "running,states,hasPendingInterruptions,hasWarningsOrErrors,take,ids,partialName}",
+            "Tenants": f"{sp}/tenants{{/id}}{{?skip,projectId,name,tags,take,ids,clone,partialName,"
+            "clonedFromTenantId}",
             "Variables": f"{sp}/variables{{/id}}{{?ids}}",
             "WorkerPools": f"{sp}/workerpools{{/id}}{{?skip,ids,take,partialName}}",
-            "Workers": f"{sp}/workers{{/id}}{{?skip,take,name,ids,partialName,isDisabled,healthStatuses,commStyles,"
-            "workerPoolIds,thumbprint,shellNames}",
+            "Workers": f"{sp}/workers{{/id}}{{?skip,take,name,ids,partialName,isDisabled,healthStatuses,"
+            "commStyles,workerPoolIds,thumbprint,shellNames}",
         }
         if self.export_import_available:
             space_links.update(
@@ -760,7 +768,7 @@ class _Ctx:
             f"The resource '/api/{coll}/{'/'.join(rest)}' does not answer {m}.",
         )
 
-    async def create(self, coll: str, body: Doc) -> Doc | Response:
+    async def create(self, coll: str, body: Doc) -> Response:
         noun = _NOUN.get(coll, "Project")
         self.need(f"{noun}{_EDIT_VERB.get(coll, 'Create')}")
         body = {k: v for k, v in body.items() if k not in ("Links", "Id") and not k.startswith("_")}
@@ -1747,7 +1755,8 @@ class _Ctx:
                 400,
                 "There was a problem with your request.",
                 [
-                    f"The package file name '{upload.filename}' is not of the form <PackageId>.<Version><extension>."
+                    f"The package file name '{upload.filename}' is not of the form "
+                    "<PackageId>.<Version><extension>."
                 ],
             )
         package_id, version, ext = parsed

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import uvicorn
+from starlette.types import ASGIApp
 
 from octowiz.sim.config import InstanceConfig
 from octowiz.sim.instance import DroppedConnection, SimInstance
@@ -159,7 +160,12 @@ class _Loopback:
     """A uvicorn server on its own thread and event loop."""
 
     def __init__(
-        self, app: object, host: str, port: int, ssl_certfile: str | None = None, ssl_keyfile: str | None = None
+        self,
+        app: ASGIApp,
+        host: str,
+        port: int,
+        ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None,
     ) -> None:
         self._scheme = "https" if ssl_certfile else "http"
         # Simulated dropped connections raise inside the app on purpose; uvicorn would log them as errors.

@@ -18,9 +18,22 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol, Self
 
 Doc = dict[str, Any]
+
+
+class BlobWriter(Protocol):
+    """A blob being streamed in (:meth:`Store.blob_writer`): it appears once closed."""
+
+    def write(self, data: bytes) -> int: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
@@ -216,7 +229,7 @@ class Store:
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in key)
         return self.directory / "blobs" / safe
 
-    def blob_writer(self, key: str) -> BinaryIO:
+    def blob_writer(self, key: str) -> BlobWriter:
         """A file to stream a blob into; the blob appears when the file is closed."""
         if self.directory is None:
             return _MemoryBlob(self._blobs, key)

@@ -125,7 +125,9 @@ class TaskEngine:
             self._active = (version, ids)
         if not self._active[1]:
             return
-        active = [t for t in (self.store.get("tasks", i) for i in self._active[1]) if t and t.get("State") in ACTIVE]
+        active = [
+            t for t in (self.store.get("tasks", i) for i in self._active[1]) if t and t.get("State") in ACTIVE
+        ]
         executing = [t for t in active if t["State"] in ("Executing", "Cancelling")]
         # Finish what has run its course, earliest first, freeing slots as it goes.
         freed: list[float] = []

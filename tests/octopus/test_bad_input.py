@@ -35,7 +35,9 @@ def test_malformed_url_is_refused_before_any_request() -> None:
     assert "is not a web address" in str(info.value)
 
 
-@pytest.mark.parametrize("key", ["", "api-abc", "API-abc123", "API-", "APIKEY123", "API-ABC 123", "Bearer xyz"])
+@pytest.mark.parametrize(
+    "key", ["", "api-abc", "API-abc123", "API-", "APIKEY123", "API-ABC 123", "Bearer xyz"]
+)
 def test_malformed_key_is_refused_before_any_request(key: str) -> None:
     with pytest.raises(InvalidApiKey) as info:
         OctopusClient("https://octopus.example.com", key)
@@ -46,17 +48,24 @@ async def test_unreachable_host_refused_port(fake_time: FakeTime) -> None:
     with socket.socket() as s:  # a loopback port that nothing listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    async with OctopusClient(f"http://127.0.0.1:{port}", SERVER_ADMIN.api_key, sleep=fake_time.sleep,
-                             max_attempts=2) as client:
+    async with OctopusClient(
+        f"http://127.0.0.1:{port}", SERVER_ADMIN.api_key, sleep=fake_time.sleep, max_attempts=2
+    ) as client:
         with pytest.raises(Unreachable) as info:
             await client.root()
-    assert str(info.value) == (f"Nothing accepted a connection at 127.0.0.1:{port}: check the URL and port, and "
-                               "that the Octopus instance is running.")
+    assert str(info.value) == (
+        f"Nothing accepted a connection at 127.0.0.1:{port}: check the URL and port, and "
+        "that the Octopus instance is running."
+    )
 
 
 async def test_unknown_host_name(sim: Simulator, fake_time: FakeTime) -> None:
-    async with OctopusClient("https://no-such-octopus.example.internal", SERVER_ADMIN.api_key,
-                             transport=sim.transport(), sleep=fake_time.sleep) as client:
+    async with OctopusClient(
+        "https://no-such-octopus.example.internal",
+        SERVER_ADMIN.api_key,
+        transport=sim.transport(),
+        sleep=fake_time.sleep,
+    ) as client:
         with pytest.raises(Unreachable) as info:
             await client.root()
     assert "The host name no-such-octopus.example.internal could not be found" in str(info.value)
@@ -67,8 +76,10 @@ async def test_wrong_key(sim_http: dict[str, Endpoint], fake_time: FakeTime) -> 
         with pytest.raises(Unauthorized) as info:
             await client.current_user()
     text = str(info.value)
-    assert text.startswith("127.0.0.1 did not accept the API key (reading the key's user): check that it is the "
-                           "right key for this instance")
+    assert text.startswith(
+        "127.0.0.1 did not accept the API key (reading the key's user): check that it is the "
+        "right key for this instance"
+    )
     assert "Octopus said: You must be logged in to request this resource" in text
     assert info.value.status == 401
 
@@ -81,8 +92,10 @@ async def test_missing_permission(sim_http: dict[str, Endpoint], fake_time: Fake
         with pytest.raises(Forbidden) as info:
             await client.export_projects([projects[0].id or ""], "correct horse battery staple")
     text = str(info.value)
-    assert text.startswith("The API key's user on 127.0.0.1 is not allowed to do this (starting the export): ask an "
-                           "Octopus administrator to grant the missing permission")
+    assert text.startswith(
+        "The API key's user on 127.0.0.1 is not allowed to do this (starting the export): ask an "
+        "Octopus administrator to grant the missing permission"
+    )
     assert "Missing permission: TaskCreate" in text
 
 
@@ -93,8 +106,9 @@ async def test_server_too_old(fake_time: FakeTime) -> None:
         assert not info.export_import
         with pytest.raises(ServerTooOld) as err:
             await client.require_export_import(info)
-    assert str(err.value) == ("Octopus 2020.4.0 predates Project Export/Import, which arrived in 2021.1: upgrade it "
-                              "first.")
+    assert str(err.value) == (
+        "Octopus 2020.4.0 predates Project Export/Import, which arrived in 2021.1: upgrade it first."
+    )
 
 
 def _self_signed(tmp: Path) -> tuple[str, str]:
@@ -102,18 +116,27 @@ def _self_signed(tmp: Path) -> tuple[str, str]:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = dt.datetime.now(dt.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
         .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]),
-                       critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     return str(cert_path), str(key_path)
 
 
@@ -146,8 +169,9 @@ async def test_timeouts_say_so(fake_time: FakeTime) -> None:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
         port = listener.getsockname()[1]
-        async with OctopusClient(f"http://127.0.0.1:{port}", SERVER_ADMIN.api_key, read_timeout=0.2,
-                                 max_attempts=1) as client:
+        async with OctopusClient(
+            f"http://127.0.0.1:{port}", SERVER_ADMIN.api_key, read_timeout=0.2, max_attempts=1
+        ) as client:
             with pytest.raises(Exception) as info:
                 await client.root()
     assert "127.0.0.1 did not answer within 0.2 seconds" in str(info.value)

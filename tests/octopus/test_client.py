@@ -19,8 +19,9 @@ def test_versions_compare_as_octopus_versions() -> None:
     assert str(OctopusVersion.parse("2024.2.9220")) == "2024.2.9220"
 
 
-async def test_discovery_reads_version_space_and_export_import(source: OctopusClient,
-                                                               destination: OctopusClient) -> None:
+async def test_discovery_reads_version_space_and_export_import(
+    source: OctopusClient, destination: OctopusClient
+) -> None:
     src = await source.discover()
     dst = await destination.discover()
     assert src.space_id == "Spaces-1" and src.export_import and src.version < dst.version
@@ -36,7 +37,9 @@ async def test_discover_by_space_name_and_unknown_space(source: OctopusClient) -
     assert "has no space called 'Nope' (spaces: Default)" in str(err.value)
 
 
-async def test_paging_never_truncates_and_fetches_pages_concurrently(sim: Simulator, source: OctopusClient) -> None:
+async def test_paging_never_truncates_and_fetches_pages_concurrently(
+    sim: Simulator, source: OctopusClient
+) -> None:
     expected = sorted(p["Id"] for p in sim.server.store.all("projects"))
     source.page_size = 5
     before = len(sim.server.requests)
@@ -51,8 +54,9 @@ async def test_machines_listing_matches_the_store(sim: Simulator, source: Octopu
     machines = await source.machines()
     assert len(machines) == sim.server.store.count("machines")
     listening = await source.machines(commStyles="TentaclePassive")
-    assert listening and all(m.endpoint is not None and m.endpoint.communication_style == "TentaclePassive"
-                             for m in listening)
+    assert listening and all(
+        m.endpoint is not None and m.endpoint.communication_style == "TentaclePassive" for m in listening
+    )
 
 
 async def test_ids_lookups_are_batched(sim: Simulator, source: OctopusClient) -> None:
@@ -63,7 +67,9 @@ async def test_ids_lookups_are_batched(sim: Simulator, source: OctopusClient) ->
     assert len(sim.server.requests) - before == 2  # one look-up of the first project, one batch for all
 
 
-async def test_retry_after_is_honoured_on_429(sim: Simulator, source: OctopusClient, fake_time: FakeTime) -> None:
+async def test_retry_after_is_honoured_on_429(
+    sim: Simulator, source: OctopusClient, fake_time: FakeTime
+) -> None:
     sim.server.scripted.append(ScriptedFault(r"/projects$", 429, count=2, retry_after=7))
     fake_time.sleeps.clear()
     projects = await source.projects()
@@ -73,8 +79,9 @@ async def test_retry_after_is_honoured_on_429(sim: Simulator, source: OctopusCli
     assert statuses[-3:] == [429, 429, 200]
 
 
-async def test_safe_requests_retry_with_backoff_and_give_up_bounded(sim: Simulator, source: OctopusClient,
-                                                                    fake_time: FakeTime) -> None:
+async def test_safe_requests_retry_with_backoff_and_give_up_bounded(
+    sim: Simulator, source: OctopusClient, fake_time: FakeTime
+) -> None:
     sim.server.scripted.append(ScriptedFault(r"/environments/all$", 503, count=2))
     fake_time.sleeps.clear()
     assert await source.environments()
@@ -131,12 +138,15 @@ async def test_rate_budget_keeps_under_the_cloud_limit(fake_time: FakeTime) -> N
         assert len(sim.cloud.requests) >= 120
 
 
-async def test_rate_limited_beyond_the_retry_budget_says_when(fake_time: FakeTime, sim: Simulator,
-                                                              sim_http: dict[str, Endpoint]) -> None:
+async def test_rate_limited_beyond_the_retry_budget_says_when(
+    fake_time: FakeTime, sim: Simulator, sim_http: dict[str, Endpoint]
+) -> None:
     sim.server.scripted.append(ScriptedFault(r"/environments/all$", 429, count=1, retry_after=3600))
     async with make_client(sim_http["server"], fake_time, retry_budget=60) as client:
         await client.discover()
         with pytest.raises(RateLimited) as err:
             await client.environments()
     assert err.value.retry_after == 3600
-    assert "is rate-limiting requests (listing environments): octowiz waits for 3600 seconds" in str(err.value)
+    assert "is rate-limiting requests (listing environments): octowiz waits for 3600 seconds" in str(
+        err.value
+    )

@@ -49,7 +49,10 @@ def test_link_templates_expand_like_octopus() -> None:
     assert expand(template) == "/api/Spaces-1/projects"
     assert expand(template, id="Projects-1") == "/api/Spaces-1/projects/Projects-1"
     assert expand(template, skip=30, take=30) == "/api/Spaces-1/projects?skip=30&take=30"
-    assert expand(template, ids=["Projects-1", "Projects-2"]) == "/api/Spaces-1/projects?ids=Projects-1,Projects-2"
+    assert (
+        expand(template, ids=["Projects-1", "Projects-2"])
+        == "/api/Spaces-1/projects?ids=Projects-1,Projects-2"
+    )
     assert expand("/api/{spaceId}", spaceId="Spaces-2") == "/api/Spaces-2"
     assert expand("/api/tasks/ServerTasks-1/details{?verbose,tail}", verbose=True, tail=5) == (
         "/api/tasks/ServerTasks-1/details?verbose=true&tail=5"

@@ -6,6 +6,7 @@ import io
 import json
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,13 +19,17 @@ from tests.conftest import FakeTime
 PASSWORD = "Correct-Horse-Battery-Staple-42"
 
 
-def _plain_project(sim: Simulator) -> dict:
+def _plain_project(sim: Simulator) -> dict[str, Any]:
     """A demo project with run-on-server steps and sensitive variables, under the export limit."""
     store = sim.server.store
     for p in store.all("projects"):
         process = store.get("deploymentprocesses", p["DeploymentProcessId"]) or {}
-        runs_on_server = any((a.get("Properties") or {}).get("Octopus.Action.RunOnServer") == "true"
-                             and not a.get("WorkerPoolId") for s in process.get("Steps", []) for a in s["Actions"])
+        runs_on_server = any(
+            (a.get("Properties") or {}).get("Octopus.Action.RunOnServer") == "true"
+            and not a.get("WorkerPoolId")
+            for s in process.get("Steps", [])
+            for a in s["Actions"]
+        )
         variables = store.get("variables", p["VariableSetId"]) or {}
         sensitive = any(v.get("IsSensitive") for v in variables.get("Variables", []))
         releases = sum(1 for r in store.all("releases") if r.get("ProjectId") == p["Id"])
@@ -48,8 +53,9 @@ async def _export(source: OctopusClient, project_ids: list[str], tmp_path: Path)
     return dest
 
 
-async def test_export_import_round_trip(sim: Simulator, source: OctopusClient, destination: OctopusClient,
-                                        tmp_path: Path) -> None:
+async def test_export_import_round_trip(
+    sim: Simulator, source: OctopusClient, destination: OctopusClient, tmp_path: Path
+) -> None:
     project = _plain_project(sim)
     zip_path = await _export(source, [project["Id"]], tmp_path)
 
@@ -78,12 +84,19 @@ async def test_export_import_round_trip(sim: Simulator, source: OctopusClient, d
     assert imported is not None and imported.id
     process = await destination.deployment_process(imported)
     default_pool = next(p for p in await destination.worker_pools() if p.is_default)
-    moved = [a for s in process.steps or [] for a in s.actions or []
-             if (a.properties or {}).get("Octopus.Action.RunOnServer") == "true"]
+    moved = [
+        a
+        for s in process.steps or []
+        for a in s.actions or []
+        if (a.properties or {}).get("Octopus.Action.RunOnServer") == "true"
+    ]
     assert moved and all(a.worker_pool_id == default_pool.id for a in moved)
     dst_vars = sim.cloud.store.get("variables", imported.variable_set_id or "") or {}
     src_vars = sim.server.store.get("variables", project["VariableSetId"]) or {}
-    secrets = lambda vs: sorted(v.get("_SensitiveValue") or "" for v in vs["Variables"] if v.get("IsSensitive"))  # noqa: E731
+
+    def secrets(vs: dict[str, Any]) -> list[str]:
+        return sorted(v.get("_SensitiveValue") or "" for v in vs["Variables"] if v.get("IsSensitive"))
+
     assert secrets(dst_vars) == secrets(src_vars) and any(secrets(src_vars))
     # Export/Import does not carry packages, triggers or logos: later steps must fill those gaps.
     assert await destination.triggers(imported.id) == []
@@ -98,8 +111,9 @@ async def test_export_import_round_trip(sim: Simulator, source: OctopusClient, d
     assert sum(1 for p in sim.cloud.store.all("projects") if p["Name"] == project["Name"]) == 1
 
 
-async def test_wrong_password_is_refused(sim: Simulator, source: OctopusClient, destination: OctopusClient,
-                                         tmp_path: Path) -> None:
+async def test_wrong_password_is_refused(
+    sim: Simulator, source: OctopusClient, destination: OctopusClient, tmp_path: Path
+) -> None:
     zip_path = await _export(source, [_plain_project(sim)["Id"]], tmp_path)
     uploaded = await destination.upload_import_file(zip_path)
     with pytest.raises(ValidationFailed) as err:
@@ -111,8 +125,9 @@ async def test_wrong_password_is_refused(sim: Simulator, source: OctopusClient, 
     assert sim.cloud.store.count("projects") == 0
 
 
-async def test_corrupt_archive_is_refused(sim: Simulator, source: OctopusClient, destination: OctopusClient,
-                                          tmp_path: Path) -> None:
+async def test_corrupt_archive_is_refused(
+    sim: Simulator, source: OctopusClient, destination: OctopusClient, tmp_path: Path
+) -> None:
     zip_path = await _export(source, [_plain_project(sim)["Id"]], tmp_path)
     data = bytearray(zip_path.read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -136,7 +151,9 @@ async def test_export_over_2100_releases_fails_like_octopus(sim: Simulator, sour
     assert "The server supports a maximum of 2100 parameters" in str(err.value)
 
 
-async def test_task_cancel_and_task_cap_zero(sim: Simulator, source: OctopusClient, fake_time: FakeTime) -> None:
+async def test_task_cancel_and_task_cap_zero(
+    sim: Simulator, source: OctopusClient, fake_time: FakeTime
+) -> None:
     project = _plain_project(sim)["Id"]
     started = await source.export_projects([project], PASSWORD)
     cancelled = await source.cancel_task(started.task_id or "")

@@ -17,7 +17,9 @@ from tests.conftest import FakeTime
 
 @pytest.fixture
 async def http(sim: Simulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=sim.transport(), headers={"X-Octopus-ApiKey": SERVER_ADMIN.api_key}) as c:
+    async with httpx.AsyncClient(
+        transport=sim.transport(), headers={"X-Octopus-ApiKey": SERVER_ADMIN.api_key}
+    ) as c:
         yield c
 
 
@@ -61,16 +63,23 @@ async def test_errors_have_octopus_bodies(sim: Simulator) -> None:
         assert denied.json()["ErrorMessage"].startswith("You must be logged in to request this resource")
         reader = await anon.get("/api/Spaces-1/projects", headers={"X-Octopus-ApiKey": SERVER_READER.api_key})
         assert reader.status_code == 200
-        refused = await anon.post("/api/Spaces-1/projects", json={"Name": "x"},
-                                  headers={"X-Octopus-ApiKey": SERVER_READER.api_key})
-        assert refused.status_code == 403 and refused.json()["Errors"] == ["Missing permission: ProjectCreate"]
+        refused = await anon.post(
+            "/api/Spaces-1/projects", json={"Name": "x"}, headers={"X-Octopus-ApiKey": SERVER_READER.api_key}
+        )
+        assert refused.status_code == 403 and refused.json()["Errors"] == [
+            "Missing permission: ProjectCreate"
+        ]
         headers = {"X-Octopus-ApiKey": SERVER_ADMIN.api_key}
         missing = await anon.get("/api/Spaces-1/projects/Projects-999999", headers=headers)
         assert missing.status_code == 404 and "was not found" in missing.json()["ErrorMessage"]
-        invalid = await anon.post("/api/Spaces-1/environments", json={"Description": "no name"}, headers=headers)
+        invalid = await anon.post(
+            "/api/Spaces-1/environments", json={"Description": "no name"}, headers=headers
+        )
         assert invalid.status_code == 400
-        assert invalid.json() == {"ErrorMessage": "There was a problem with your request.",
-                                  "Errors": ["The environment name is required."]}
+        assert invalid.json() == {
+            "ErrorMessage": "There was a problem with your request.",
+            "Errors": ["The environment name is required."],
+        }
 
 
 async def test_server_and_cloud_flavours(sim: Simulator) -> None:
@@ -80,33 +89,59 @@ async def test_server_and_cloud_flavours(sim: Simulator) -> None:
         s_root = (await c.get(f"{sim.server_url}/api")).json()
         c_root = (await c.get(f"{sim.cloud_url}/api")).json()
         assert s_root["Version"] < c_root["Version"] and s_root["Version"].startswith(("2023.", "2024."))
-        s_auth = {p["Name"] for p in (await c.get(f"{sim.server_url}/api/authentication")).json()["AuthenticationProviders"]}
-        c_auth = {p["Name"] for p in (await c.get(f"{sim.cloud_url}/api/authentication")).json()["AuthenticationProviders"]}
+        s_auth = {
+            p["Name"]
+            for p in (await c.get(f"{sim.server_url}/api/authentication")).json()["AuthenticationProviders"]
+        }
+        c_auth = {
+            p["Name"]
+            for p in (await c.get(f"{sim.cloud_url}/api/authentication")).json()["AuthenticationProviders"]
+        }
         assert {"Active Directory", "LDAP"} <= s_auth and not {"Active Directory", "LDAP"} & c_auth
         assert {"Octopus ID", "Azure AD"} <= c_auth
-        assert (await c.get(f"{sim.server_url}/api/featuresconfiguration", headers=s_head)).json()["IsBuiltInWorkerEnabled"]
-        assert not (await c.get(f"{sim.cloud_url}/api/featuresconfiguration", headers=c_head)).json()["IsBuiltInWorkerEnabled"]
+        assert (await c.get(f"{sim.server_url}/api/featuresconfiguration", headers=s_head)).json()[
+            "IsBuiltInWorkerEnabled"
+        ]
+        assert not (await c.get(f"{sim.cloud_url}/api/featuresconfiguration", headers=c_head)).json()[
+            "IsBuiltInWorkerEnabled"
+        ]
         pools = (await c.get(f"{sim.cloud_url}/api/Spaces-1/workerpools/all", headers=c_head)).json()
         assert pools and all(p["WorkerPoolType"] == "DynamicWorkerPool" for p in pools)
         teams = (await c.get(f"{sim.server_url}/api/teams/all", headers=s_head)).json()
         admins = next(t for t in teams if t["Id"] == "teams-administrators")
         assert admins["Name"] == "Octopus Administrators" and SERVER_ADMIN.user_id in admins["MemberUserIds"]
         # Cloud customers are not system administrators: maintenance mode and task cap are refused.
-        m = await c.put(f"{sim.cloud_url}/api/maintenanceconfiguration", json={"IsInMaintenanceMode": True}, headers=c_head)
+        m = await c.put(
+            f"{sim.cloud_url}/api/maintenanceconfiguration",
+            json={"IsInMaintenanceMode": True},
+            headers=c_head,
+        )
         assert m.status_code == 403
         node = (await c.get(f"{sim.cloud_url}/api/octopusservernodes/all", headers=c_head)).json()[0]
-        cap = await c.put(f"{sim.cloud_url}/api/octopusservernodes/{node['Id']}",
-                          json={**node, "MaxConcurrentTasks": 0}, headers=c_head)
+        cap = await c.put(
+            f"{sim.cloud_url}/api/octopusservernodes/{node['Id']}",
+            json={**node, "MaxConcurrentTasks": 0},
+            headers=c_head,
+        )
         assert cap.status_code == 403
         # On the Server, the administrator may; maintenance mode then stops non-administrators' changes.
-        on = await c.put(f"{sim.server_url}/api/maintenanceconfiguration", json={"IsInMaintenanceMode": True}, headers=s_head)
+        on = await c.put(
+            f"{sim.server_url}/api/maintenanceconfiguration",
+            json={"IsInMaintenanceMode": True},
+            headers=s_head,
+        )
         assert on.status_code == 200 and on.json()["IsInMaintenanceMode"] is True
 
 
-async def test_tasks_live_queued_executing_success(sim: Simulator, http: httpx.AsyncClient,
-                                                   fake_time: FakeTime) -> None:
-    body = {"Name": "AdHocScript", "Description": "hello", "SpaceId": "Spaces-1",
-            "Arguments": {"ScriptBody": "echo hi", "Syntax": "Bash", "TargetType": "Machines", "MachineIds": []}}
+async def test_tasks_live_queued_executing_success(
+    sim: Simulator, http: httpx.AsyncClient, fake_time: FakeTime
+) -> None:
+    body = {
+        "Name": "AdHocScript",
+        "Description": "hello",
+        "SpaceId": "Spaces-1",
+        "Arguments": {"ScriptBody": "echo hi", "Syntax": "Bash", "TargetType": "Machines", "MachineIds": []},
+    }
     created = await http.post(f"{sim.server_url}/api/tasks", json=body)
     assert created.status_code == 201
     task_id = created.json()["Id"]
@@ -127,10 +162,19 @@ async def test_tasks_live_queued_executing_success(sim: Simulator, http: httpx.A
 
 
 async def test_failing_and_slow_tasks(fake_time: FakeTime) -> None:
-    sim = Simulator(None, "empty", server=InstanceConfig("server", task_executing_seconds=600,
-                                                         failing_tasks={"adhoc"}), clock=fake_time)
-    async with httpx.AsyncClient(transport=sim.transport(), headers={"X-Octopus-ApiKey": SERVER_ADMIN.api_key}) as c:
-        body = {"Name": "AdHocScript", "Arguments": {"ScriptBody": "x", "TargetType": "Machines", "MachineIds": []}}
+    sim = Simulator(
+        None,
+        "empty",
+        server=InstanceConfig("server", task_executing_seconds=600, failing_tasks={"adhoc"}),
+        clock=fake_time,
+    )
+    async with httpx.AsyncClient(
+        transport=sim.transport(), headers={"X-Octopus-ApiKey": SERVER_ADMIN.api_key}
+    ) as c:
+        body = {
+            "Name": "AdHocScript",
+            "Arguments": {"ScriptBody": "x", "TargetType": "Machines", "MachineIds": []},
+        }
         task_id = (await c.post(f"{sim.server_url}/api/tasks", json=body)).json()["Id"]
         fake_time.advance(300)
         assert (await c.get(f"{sim.server_url}/api/tasks/{task_id}")).json()["State"] == "Executing"
@@ -140,12 +184,19 @@ async def test_failing_and_slow_tasks(fake_time: FakeTime) -> None:
 
 
 async def test_fault_injection_and_request_log(fake_time: FakeTime) -> None:
-    sim = Simulator(None, "empty", server=InstanceConfig("server", fault_rate=0.5, faults={503: 1.0}),
-                    cloud=InstanceConfig("cloud", rate_limit_per_minute=5), clock=fake_time)
+    sim = Simulator(
+        None,
+        "empty",
+        server=InstanceConfig("server", fault_rate=0.5, faults={503: 1.0}),
+        cloud=InstanceConfig("cloud", rate_limit_per_minute=5),
+        clock=fake_time,
+    )
     async with httpx.AsyncClient(transport=sim.transport()) as c:
         head = {"X-Octopus-ApiKey": SERVER_ADMIN.api_key}
-        statuses = [(await c.get(f"{sim.server_url}/api/Spaces-1/environments", headers=head)).status_code
-                    for _ in range(200)]
+        statuses = [
+            (await c.get(f"{sim.server_url}/api/Spaces-1/environments", headers=head)).status_code
+            for _ in range(200)
+        ]
         assert set(statuses) == {200, 503} and 60 < statuses.count(503) < 140
         assert [r.status for r in sim.server.requests] == statuses
         assert all(r.path == "/api/Spaces-1/environments" and r.method == "GET" for r in sim.server.requests)
@@ -172,14 +223,18 @@ async def test_latency_is_added(fake_time: FakeTime) -> None:
 
 async def test_state_persists_across_restarts(tmp_path: Path, fake_time: FakeTime) -> None:
     first = Simulator(tmp_path, "demo", clock=fake_time)
-    async with httpx.AsyncClient(transport=first.transport(), headers={"X-Octopus-ApiKey": CLOUD_MANAGER.api_key}) as c:
+    async with httpx.AsyncClient(
+        transport=first.transport(), headers={"X-Octopus-ApiKey": CLOUD_MANAGER.api_key}
+    ) as c:
         created = await c.post(f"{first.cloud_url}/api/Spaces-1/environments", json={"Name": "Staging"})
         assert created.status_code == 201
     projects = [p["Id"] for p in first.server.store.all("projects")]
     first.close()
     second = Simulator(tmp_path, "demo", clock=fake_time)
     assert [p["Id"] for p in second.server.store.all("projects")] == projects
-    async with httpx.AsyncClient(transport=second.transport(), headers={"X-Octopus-ApiKey": CLOUD_MANAGER.api_key}) as c:
+    async with httpx.AsyncClient(
+        transport=second.transport(), headers={"X-Octopus-ApiKey": CLOUD_MANAGER.api_key}
+    ) as c:
         envs = (await c.get(f"{second.cloud_url}/api/Spaces-1/environments/all")).json()
         assert [e["Name"] for e in envs] == ["Staging"]
         again = await c.post(f"{second.cloud_url}/api/Spaces-1/environments", json={"Name": "Prod"})
@@ -188,8 +243,12 @@ async def test_state_persists_across_restarts(tmp_path: Path, fake_time: FakeTim
 
 
 async def test_sensitive_values_never_leave_the_simulator(sim: Simulator, http: httpx.AsyncClient) -> None:
-    secrets = [v["_SensitiveValue"] for vs in sim.server.store.all("variables") for v in vs.get("Variables", [])
-               if v.get("_SensitiveValue")]
+    secrets = [
+        v["_SensitiveValue"]
+        for vs in sim.server.store.all("variables")
+        for v in vs.get("Variables", [])
+        if v.get("_SensitiveValue")
+    ]
     assert secrets
     for vs in sim.server.store.all("variables"):
         body = (await http.get(f"{sim.server_url}/api/Spaces-1/variables/{vs['Id']}")).text
