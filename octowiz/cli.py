@@ -1,54 +1,79 @@
-"""The ``octowiz`` command line."""
+"""The ``octowiz`` command line: the wizard, the simulator, and headless commands."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
+import getpass
+import json
 import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from octowiz import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="octowiz",
-        description="Move a self-hosted Octopus Deploy Server to Octopus Cloud, safely and resumably.",
+        description="Move a self-hosted Octopus Deploy Server to Octopus Cloud, safely and resumably. "
+        "Without a command, opens the wizard.",
     )
     parser.add_argument("--version", action="version", version=f"octowiz {__version__}")
+    parser.add_argument("--demo", action="store_true",
+                        help="use a simulated Octopus Server and Cloud (no credentials; its own journal and state)")
+    parser.add_argument("--reset", action="store_true", help="with --demo: start the demo afresh")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
     sim = sub.add_parser(
         "sim",
         help="serve a simulated Octopus Server and Octopus Cloud instance on loopback",
         description="Serve a simulated self-hosted Octopus Server and an Octopus Cloud instance over HTTP on "
         "loopback, print their URLs and API keys, and run until interrupted (Ctrl+C).",
     )
-    sim.add_argument(
-        "--server-port", type=int, default=8065, help="port of the simulated Server (default 8065)"
-    )
-    sim.add_argument(
-        "--cloud-port", type=int, default=8066, help="port of the simulated Cloud (default 8066)"
-    )
-    sim.add_argument(
-        "--scenario", choices=("demo", "large", "empty"), default="demo", help="what the Server holds"
-    )
+    sim.add_argument("--server-port", type=int, default=8065, help="port of the simulated Server (default 8065)")
+    sim.add_argument("--cloud-port", type=int, default=8066, help="port of the simulated Cloud (default 8066)")
+    sim.add_argument("--scenario", choices=("demo", "large", "empty"), default="demo", help="what the Server holds")
     sim.add_argument("--latency-ms", type=float, default=0.0, help="added to every response")
     sim.add_argument("--fault-rate", type=float, default=0.0, help="fraction of requests answered with a 5xx")
-    sim.add_argument(
-        "--rate-limit-per-minute",
-        type=int,
-        default=None,
-        help="Cloud answers 429 with Retry-After past this many requests a minute per key",
-    )
-    sim.add_argument(
-        "--state-dir",
-        type=Path,
-        default=None,
-        help="keep both instances' state in this directory (survives restarts)",
-    )
+    sim.add_argument("--rate-limit-per-minute", type=int, default=None,
+                     help="Cloud answers 429 with Retry-After past this many requests a minute per key")
+    sim.add_argument("--state-dir", type=Path, default=None,
+                     help="keep both instances' state in this directory (survives restarts)")
+
+    keys = sub.add_parser("keys", help="API keys stored in the OS keyring",
+                          description="List, store or forget the API keys octowiz keeps in the OS keyring.")
+    keys_sub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    keys_sub.add_parser("list", help="URLs that have a stored key (never the key)")
+    kset = keys_sub.add_parser("set", help="store a key for URL, read from standard input and checked first")
+    kset.add_argument("url")
+    kforget = keys_sub.add_parser("forget", help="forget the key of URL, or of every URL with --all")
+    kforget.add_argument("url", nargs="?")
+    kforget.add_argument("--all", action="store_true", help="forget every key octowiz stored")
+
+    new = sub.add_parser("new", help="create a migration without the wizard",
+                         description="Create a migration and check both instances, without the wizard. Keys come "
+                         "from the OS keyring or OCTOWIZ_SOURCE_API_KEY / OCTOWIZ_DESTINATION_API_KEY.")
+    new.add_argument("name")
+    new.add_argument("--source", required=True, help="the Octopus Server's URL")
+    new.add_argument("--source-space", default=None, help="space name or id (default: the default space)")
+    new.add_argument("--destination", required=True, help="the Octopus Cloud instance's URL")
+    new.add_argument("--destination-space", default=None, help="space name or id (default: the default space)")
+
+    status = sub.add_parser("status", help="what the journal knows about a migration",
+                            description="Print a migration's settings, steps and last actions from its journal "
+                            "(read-only: neither instance is contacted).")
+    status.add_argument("name", nargs="?", help="the migration (default: the most recent)")
+    status.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     return parser
+
+
+# -- sim ------------------------------------------------------------------------------------------
 
 
 def _cmd_sim(args: argparse.Namespace) -> int:
@@ -57,14 +82,10 @@ def _cmd_sim(args: argparse.Namespace) -> int:
 
     if not 0.0 <= args.fault_rate < 1.0:
         print("octowiz sim: --fault-rate must be at least 0 and below 1.", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     server = InstanceConfig("server", latency_ms=args.latency_ms, fault_rate=args.fault_rate)
-    cloud = InstanceConfig(
-        "cloud",
-        latency_ms=args.latency_ms,
-        fault_rate=args.fault_rate,
-        rate_limit_per_minute=args.rate_limit_per_minute,
-    )
+    cloud = InstanceConfig("cloud", latency_ms=args.latency_ms, fault_rate=args.fault_rate,
+                           rate_limit_per_minute=args.rate_limit_per_minute)
     print(f"Seeding the '{args.scenario}' scenario…", flush=True)
     sim = Simulator(args.state_dir, args.scenario, server=server, cloud=cloud)
     stop = threading.Event()
@@ -83,27 +104,216 @@ def _cmd_sim(args: argparse.Namespace) -> int:
             )
             stop.wait()
     except RuntimeError as exc:
-        print(
-            f"octowiz sim: {exc}. Is another program using the port? Choose others with --server-port and "
-            "--cloud-port.",
-            file=sys.stderr,
-        )
-        return 1
+        print(f"octowiz sim: {exc}. Is another program using the port? Choose others with --server-port and "
+              "--cloud-port.", file=sys.stderr)
+        return EXIT_FAILED
     finally:
         sim.close()
     with contextlib.suppress(BrokenPipeError):  # whoever started us may have stopped reading
         print("Stopped.", flush=True)
-    return 0
+    return EXIT_OK
+
+
+# -- keys -----------------------------------------------------------------------------------------
+
+
+def _cmd_keys(args: argparse.Namespace) -> int:
+    from octowiz.octopus.client import OctopusClient
+    from octowiz.octopus.urls import normalise_base_url
+    from octowiz.paths import default_paths
+    from octowiz.secrets import KeyStore
+
+    store = KeyStore(default_paths().config)
+    if args.keys_command == "list":
+        urls = store.urls()
+        status = store.status()
+        if not status.usable:
+            print(f"No usable OS keyring: {status.reason}.", file=sys.stderr)
+        print("\n".join(urls) if urls else "No API keys are stored.")
+        return EXIT_OK
+    if args.keys_command == "forget":
+        status = store.status()
+        if not status.usable:  # a locked keyring still holds the keys: never claim they were forgotten
+            print(f"The keys cannot be forgotten: {status.reason}.", file=sys.stderr)
+            return EXIT_FAILED
+        if args.all:
+            gone = store.forget_all()
+            print(f"Forgot {len(gone)} key(s)." if gone else "No API keys were stored.")
+            return EXIT_OK
+        if not args.url:
+            print("octowiz keys forget: give a URL, or --all.", file=sys.stderr)
+            return EXIT_USAGE
+        url = normalise_base_url(args.url)
+        print(f"Forgot the key for {url}." if store.forget(url) else f"No key was stored for {url}.")
+        return EXIT_OK
+    # set: the key comes from standard input, never from argv (argv is visible to other users).
+    url = normalise_base_url(args.url)
+    status = store.status()
+    if not status.usable:
+        print(f"The key cannot be stored: {status.reason}.", file=sys.stderr)
+        return EXIT_FAILED
+    key = getpass.getpass(f"API key for {url}: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
+
+    async def check() -> str:
+        async with OctopusClient(url, key, max_attempts=2) as client:
+            me = await client.current_user()
+            return str(me.display_name or me.username)
+
+    who = asyncio.run(check())
+    store.set(url, key)
+    print(f"Stored the key for {url} (it belongs to {who}).")
+    return EXIT_OK
+
+
+# -- new and status -------------------------------------------------------------------------------
+
+
+def _context(args: argparse.Namespace) -> Any:
+    from octowiz.engine.context import demo_context, real_context
+
+    return demo_context(reset=args.reset) if args.demo else real_context()
+
+
+def _cmd_new(args: argparse.Namespace) -> int:
+    from octowiz.engine.connect import check_instance, check_pair, describe
+    from octowiz.journal import Journal
+
+    ctx = _context(args)
+    try:
+        path = ctx.journal_path(args.name)
+        s_key, s_from = ctx.key_for(args.source, "source")
+        d_key, d_from = ctx.key_for(args.destination, "destination")
+        missing = [f"no API key for {u} (store one with 'octowiz keys set {u}' or set {var})"
+                   for u, k, var in ((args.source, s_key, "OCTOWIZ_SOURCE_API_KEY"),
+                                     (args.destination, d_key, "OCTOWIZ_DESTINATION_API_KEY")) if not k]
+        if missing:
+            print("octowiz new: " + "; ".join(missing) + ".", file=sys.stderr)
+            return EXIT_FAILED
+
+        async def checks() -> tuple[Any, Any]:
+            return await asyncio.gather(
+                check_instance("source", args.source, s_key or "", args.source_space, ctx.transport),
+                check_instance("destination", args.destination, d_key or "", args.destination_space, ctx.transport),
+            )
+
+        source, destination = asyncio.run(checks())
+        problems = check_pair(source, destination) if not (source.error or destination.error) else []
+        for check in (source, destination):
+            print(f"{check.role.capitalize()} {check.url}:")
+            for status, line in describe(check):
+                print(f"  [{status}] {line}")
+        for p in problems:
+            print(f"  [error] {p}")
+        ok = source.ok and destination.ok and not problems
+        names = {c.role: dict(c.spaces).get(c.space_id, c.space_id) for c in (source, destination)}
+        with Journal.create(path, {"name": args.name}) as journal:
+            journal.set_settings(
+                source_url=source.url, source_space=source.space_id, source_space_name=names["source"],
+                source_version=str(source.version or ""), destination_url=destination.url,
+                destination_space=destination.space_id, destination_space_name=names["destination"],
+                destination_version=str(destination.version or ""),
+            )
+            journal.set_step("connect", "done" if ok else "needs attention")
+        print(f"Created the migration '{args.name}' ({path})." + ("" if ok else
+              " Its connection needs attention: fix the above and run the wizard to check again."))
+        return EXIT_OK if ok else EXIT_FAILED
+    finally:
+        ctx.close()
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from octowiz.engine.steps import STEPS
+    from octowiz.journal import Journal, list_migrations, migration_name
+
+    ctx = _context(args)
+    try:
+        if args.name:
+            path = ctx.journal_path(args.name)
+        else:
+            found = list(list_migrations(ctx.migrations_dir))
+            if not found:
+                print("There are no migrations yet: start one with 'octowiz' or 'octowiz new'.", file=sys.stderr)
+                return EXIT_FAILED
+            path = found[0]
+        with Journal.open(path, lock=False) as journal:
+            settings = journal.settings
+            steps = journal.steps()
+            actions = journal.actions(limit=20)
+        name = migration_name(path)
+        report: dict[str, Any] = {
+            "name": name,
+            "journal": str(path),
+            "settings": settings,
+            "steps": [{"id": s.id, "title": s.title, "status": steps.get(s.id, ("not started", None, ""))[0],
+                       "updated_at": steps.get(s.id, ("", None, ""))[2]} for s in STEPS],
+            "actions": [{"id": a.id, "step": a.step, "kind": a.kind, "target": a.target,
+                         "outcome": a.outcome or "pending", "task_id": a.task_id, "started_at": a.started_at}
+                        for a in actions],
+        }
+        print(_format_status(report, args.format))
+        return EXIT_OK
+    finally:
+        ctx.close()
+
+
+def _format_status(r: dict[str, Any], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(r, indent=2)
+    s = r["settings"]
+    rows = [("Source", f"{s.get('source_url', 'not connected')} ({s.get('source_space_name', '')}) "
+                       f"{s.get('source_version', '')}".strip()),
+            ("Destination", f"{s.get('destination_url', 'not connected')} ({s.get('destination_space_name', '')}) "
+                            f"{s.get('destination_version', '')}".strip()),
+            ("Created", str(s.get("created_at", "")))]
+    if fmt == "markdown":
+        out = [f"# Migration {r['name']}", "", "| | |", "|---|---|"]
+        out += [f"| {k} | {v} |" for k, v in rows]
+        out += ["", "## Steps", "", "| Step | Status | Updated |", "|---|---|---|"]
+        out += [f"| {st['title']} | {st['status']} | {st['updated_at'] or ''} |" for st in r["steps"]]
+        out += ["", "## Last actions", ""]
+        out += [f"- #{a['id']} {a['step']}: {a['kind']} {a['target']} — {a['outcome']}" for a in r["actions"]] or [
+            "No changes were made to either instance yet."]
+        return "\n".join(out)
+    out = [f"Migration {r['name']}  ({r['journal']})"] + [f"  {k:<12} {v}" for k, v in rows] + ["", "Steps:"]
+    out += [f"  {st['title']:<12} {st['status']}" for st in r["steps"]]
+    out += ["", "Last actions:"]
+    out += [f"  #{a['id']} {a['step']}: {a['kind']} {a['target']} — {a['outcome']}" for a in r["actions"]] or [
+        "  none: no changes were made to either instance yet"]
+    return "\n".join(out)
+
+
+# -- the wizard -----------------------------------------------------------------------------------
+
+
+def _cmd_wizard(args: argparse.Namespace) -> int:
+    from octowiz.tui.app import make_app
+
+    ctx = _context(args)
+    try:
+        make_app(ctx).run()
+    finally:
+        ctx.close()
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit code."""
+    """Run the command line; returns the exit code. Bad input gets a sentence, never a traceback."""
+    from octowiz.journal import JournalError
+    from octowiz.octopus.errors import OctopusError
+    from octowiz.secrets import KeyStoreError
+
     parser = _build_parser()
     args = parser.parse_args(argv)
-    if args.command == "sim":
-        return _cmd_sim(args)
-    parser.print_help()
-    return 0
+    if args.reset and not args.demo:
+        parser.error("--reset only goes with --demo")
+    commands = {"sim": _cmd_sim, "keys": _cmd_keys, "new": _cmd_new, "status": _cmd_status}
+    try:
+        return commands.get(args.command or "", _cmd_wizard)(args)
+    except (JournalError, OctopusError, KeyStoreError) as exc:
+        print(f"octowiz: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""The migration engine: steps, checks and their order (no Textual here)."""

@@ -1,0 +1,505 @@
+"""The migration journal: one SQLite database per migration, the source of truth for resuming.
+
+Every recorded fact is one transaction (WAL mode), so a process killed at any instant leaves a
+journal that opens and says exactly what was done. Before every mutating request the caller writes
+an *intent* (what it is about to do, and how to undo it); after, the *outcome* (with task ids and the
+source-to-destination id map). A lock file held with ``flock`` keeps two runs off one migration; the
+operating system releases it when its holder dies, even by SIGKILL, so a stale lock is simply taken.
+
+The journal never holds an API key or an export password.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import errno
+import fcntl
+import json
+import os
+import socket
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from octowiz import __version__
+
+#: The schema this octowiz writes. Older journals are migrated forward on open.
+SCHEMA_VERSION = 2
+
+STEP_STATUSES = ("not started", "in progress", "needs attention", "done")
+
+
+class JournalError(Exception):
+    """A journal that cannot be used, with a sentence saying why and what to do."""
+
+
+class JournalLocked(JournalError):
+    """Another octowiz process holds the migration."""
+
+
+def _script(db: sqlite3.Connection, sql: str) -> None:
+    """Run DDL statements inside the caller's transaction (``executescript`` would commit it)."""
+    for statement in sql.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def _v1(db: sqlite3.Connection) -> None:
+    _script(
+        db,
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE steps (step TEXT PRIMARY KEY, status TEXT NOT NULL, detail TEXT, updated_at TEXT NOT NULL);
+        CREATE TABLE actions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            step TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            target TEXT NOT NULL,
+            intent TEXT NOT NULL,
+            undo TEXT,
+            outcome TEXT,
+            detail TEXT,
+            task_id TEXT,
+            started_at TEXT NOT NULL,
+            finished_at TEXT
+        );
+        CREATE TABLE idmap (
+            kind TEXT NOT NULL, source_id TEXT NOT NULL, destination_id TEXT NOT NULL,
+            PRIMARY KEY (kind, source_id)
+        );
+        """
+    )
+
+
+def _v2(db: sqlite3.Connection) -> None:
+    # Per-item stage status (a project's export, import, packages...), added for waves.
+    _script(
+        db,
+        """
+        CREATE TABLE items (
+            kind TEXT NOT NULL, item_id TEXT NOT NULL, stage TEXT NOT NULL, status TEXT NOT NULL,
+            detail TEXT, updated_at TEXT NOT NULL,
+            PRIMARY KEY (kind, item_id, stage)
+        );
+        CREATE TABLE plan (
+            wave TEXT NOT NULL, kind TEXT NOT NULL, item_id TEXT NOT NULL, position INTEGER NOT NULL,
+            PRIMARY KEY (wave, kind, item_id)
+        );
+        """
+    )
+
+
+#: ``MIGRATIONS[i]`` takes a journal from schema ``i`` to ``i + 1``.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
+assert len(MIGRATIONS) == SCHEMA_VERSION
+
+
+def now() -> str:
+    """The time, as the journal records it (UTC, ISO 8601, seconds)."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+
+
+@dataclass(frozen=True)
+class Action:
+    """One journaled action: the intent written before a mutating request, its outcome after."""
+
+    id: int
+    step: str
+    kind: str
+    target: str
+    intent: dict[str, Any]
+    undo: dict[str, Any] | None
+    outcome: str | None
+    detail: dict[str, Any] | None
+    task_id: str | None
+    started_at: str
+    finished_at: str | None
+
+    @property
+    def pending(self) -> bool:
+        """True when the intent was written but no outcome: the process stopped mid-request."""
+        return self.outcome is None
+
+
+def _sentence(exc: BaseException, path: Path) -> JournalError:
+    text = str(exc).lower()
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or "disk is full" in text:
+        return JournalError(
+            f"The disk holding {path.parent} is full: free some space and try again (nothing recorded was lost)."
+        )
+    if isinstance(exc, PermissionError) or "readonly" in text or "read-only" in text or (
+        isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EROFS, errno.EPERM)
+    ):
+        return JournalError(
+            f"octowiz cannot write to {path.parent}: check that the directory is writable by you "
+            "(or set OCTOWIZ_HOME to a writable directory)."
+        )
+    if "unable to open" in text:
+        return JournalError(
+            f"octowiz cannot open the journal {path}: check that {path.parent} exists and is writable."
+        )
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return JournalError(
+            f"The journal {path.name} is damaged ({exc}); octowiz left it untouched. Restore it from a "
+            "backup, or delete the migration and start again."
+        )
+    return JournalError(f"The journal {path} could not be used: {exc}.")
+
+
+class MigrationLock:
+    """An exclusive lock on a migration, held with ``flock`` on ``<journal>.lock``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self.took_over_from: dict[str, Any] | None = None
+
+    def acquire(self) -> None:
+        """Take the lock, or raise :class:`JournalLocked` naming the holder."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise _sentence(exc, self.path) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = self._read(fd)
+            os.close(fd)
+            raise JournalLocked(
+                f"This migration is open in another octowiz (process {holder.get('pid', '?')} on "
+                f"{holder.get('host', 'another host')}, since {holder.get('since', '?')}): close that one first."
+            ) from None
+        previous = self._read(fd)
+        if previous.get("pid"):
+            # The file names a holder, but the lock was free: that process ended without releasing
+            # it (killed, crashed). Its journal is consistent; we take over.
+            self.took_over_from = previous
+        info = {"host": socket.gethostname(), "pid": os.getpid(), "since": now(), "octowiz": __version__}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info).encode(), 0)
+        self._fd = fd
+
+    @staticmethod
+    def _read(fd: int) -> dict[str, Any]:
+        try:
+            data = os.pread(fd, 4096, 0)
+            value = json.loads(data) if data else {}
+            return value if isinstance(value, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def release(self) -> None:
+        """Give the lock back (the file stays, empty)."""
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+class Journal:
+    """One migration's journal.
+
+    Use :meth:`create` for a new migration and :meth:`open` for an existing one; both lock it
+    unless ``lock=False`` (read-only reviews and ``octowiz status`` do not lock).
+    """
+
+    def __init__(self, path: Path, db: sqlite3.Connection, lock: MigrationLock | None) -> None:
+        self.path = path
+        self._db = db
+        self._lock = lock
+
+    # -- opening -------------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: Path, settings: dict[str, Any]) -> Journal:
+        """Create a new journal; refuses to touch an existing file."""
+        if path.exists():
+            raise JournalError(f"A migration journal already exists at {path}: choose another name.")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _sentence(exc, path) from None
+        journal = cls._connect(path, lock=True, create=True)
+        try:
+            journal._write(
+                lambda db: db.executemany(
+                    "INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)",
+                    [(k, json.dumps(v)) for k, v in {**settings, "created_at": now()}.items()],
+                )
+            )
+        except JournalError:
+            journal.close()
+            raise
+        return journal
+
+    @classmethod
+    def open(cls, path: Path, *, lock: bool = True) -> Journal:
+        """Open an existing journal, migrating its schema forward if it is older."""
+        if not path.exists():
+            raise JournalError(f"There is no migration journal at {path}.")
+        return cls._connect(path, lock=lock, create=False)
+
+    @classmethod
+    def _connect(cls, path: Path, *, lock: bool, create: bool) -> Journal:
+        held: MigrationLock | None = None
+        if lock:
+            held = MigrationLock(path.with_name(path.name + ".lock"))
+            held.acquire()
+        try:
+            if not create:
+                with path.open("rb") as f:
+                    head = f.read(16)
+                if head != b"SQLite format 3\x00":
+                    raise JournalError(
+                        f"The journal {path.name} is damaged (it is not a SQLite database); octowiz left it "
+                        "untouched. Restore it from a backup, or delete the migration and start again."
+                    )
+            uri = f"file:{path}?mode={'rwc' if create else 'rw'}"
+            try:
+                db = sqlite3.connect(uri, uri=True, timeout=5, isolation_level=None, check_same_thread=False)
+            except sqlite3.OperationalError:
+                if create:
+                    raise
+                # A read-only file or directory still opens for reading (reviews, status).
+                db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5, isolation_level=None,
+                                     check_same_thread=False)
+            journal = cls(path, db, held)
+            journal._prepare(create)
+            return journal
+        except (sqlite3.Error, OSError) as exc:
+            if held is not None:
+                held.release()
+            raise _sentence(exc, path) from None
+        except JournalError:
+            if held is not None:
+                held.release()
+            raise
+
+    def _prepare(self, create: bool) -> None:
+        db = self._db
+        if not create:
+            result = db.execute("PRAGMA quick_check").fetchone()
+            if not result or result[0] != "ok":
+                raise JournalError(
+                    f"The journal {self.path.name} is damaged ({result[0] if result else 'unreadable'}); octowiz "
+                    "left it untouched. Restore it from a backup, or delete the migration and start again."
+                )
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if version > SCHEMA_VERSION:
+            raise JournalError(
+                f"The journal {self.path.name} was written by a newer octowiz (journal schema {version}, this "
+                f"octowiz understands up to {SCHEMA_VERSION}): upgrade octowiz to open it."
+            )
+        if not create and version == 0:
+            raise JournalError(
+                f"The journal {self.path.name} is not an octowiz journal (it has no schema); octowiz left it "
+                "untouched."
+            )
+        if version < SCHEMA_VERSION:
+            with contextlib.suppress(sqlite3.OperationalError):
+                db.execute("PRAGMA journal_mode=WAL")
+            for step in range(version, SCHEMA_VERSION):
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    MIGRATIONS[step](db)
+                    db.execute(f"PRAGMA user_version = {step + 1}")
+                    if step == 0:
+                        db.execute("INSERT INTO meta(key, value) VALUES ('created_by', ?)", (__version__,))
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+        db.execute("PRAGMA synchronous=FULL")
+
+    def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        """Run one recorded fact as one transaction."""
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(self._db)
+                self._db.execute("COMMIT")
+                return result
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                raise
+        except (sqlite3.Error, OSError) as exc:
+            raise _sentence(exc, self.path) from None
+
+    def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return list(self._db.execute(sql, params).fetchall())
+        except sqlite3.Error as exc:
+            raise _sentence(exc, self.path) from None
+
+    def close(self) -> None:
+        """Close the database and release the lock."""
+        with contextlib.suppress(sqlite3.Error):
+            self._db.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def took_over_from(self) -> dict[str, Any] | None:
+        """The holder of a stale lock this journal took over, if any."""
+        return self._lock.took_over_from if self._lock else None
+
+    # -- settings --------------------------------------------------------------------------------
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The migration's settings (names, URLs, spaces; never keys)."""
+        return {k: json.loads(v) for k, v in self._read("SELECT key, value FROM settings")}
+
+    def set_settings(self, **values: Any) -> None:
+        """Record settings, all in one transaction."""
+        if any("key" in k.lower() and "api" in k.lower() or "password" in k.lower() for k in values):
+            raise ValueError("secrets are never written to the journal")
+        self._write(
+            lambda db: db.executemany(
+                "INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)",
+                [(k, json.dumps(v)) for k, v in values.items()],
+            )
+        )
+
+    @property
+    def schema_version(self) -> int:
+        """The journal's schema version."""
+        return int(self._read("PRAGMA user_version")[0][0])
+
+    # -- steps -----------------------------------------------------------------------------------
+
+    def set_step(self, step: str, status: str, detail: str | None = None) -> None:
+        """Record a step's status."""
+        if status not in STEP_STATUSES:
+            raise ValueError(f"unknown step status {status!r}")
+        self._write(
+            lambda db: db.execute(
+                "INSERT OR REPLACE INTO steps(step, status, detail, updated_at) VALUES (?, ?, ?, ?)",
+                (step, status, detail, now()),
+            )
+        )
+
+    def steps(self) -> dict[str, tuple[str, str | None, str]]:
+        """``step -> (status, detail, updated_at)``."""
+        return {s: (st, d, u) for s, st, d, u in self._read("SELECT step, status, detail, updated_at FROM steps")}
+
+    def step_status(self, step: str) -> str:
+        """A step's status (``not started`` when never recorded)."""
+        rows = self._read("SELECT status FROM steps WHERE step=?", (step,))
+        return str(rows[0][0]) if rows else "not started"
+
+    # -- items and plan --------------------------------------------------------------------------
+
+    def set_item(self, kind: str, item_id: str, stage: str, status: str, detail: dict[str, Any] | None = None) -> None:
+        """Record one item's status at one stage (a project's export, import, packages...)."""
+        self._write(
+            lambda db: db.execute(
+                "INSERT OR REPLACE INTO items(kind, item_id, stage, status, detail, updated_at) VALUES (?,?,?,?,?,?)",
+                (kind, item_id, stage, status, json.dumps(detail) if detail is not None else None, now()),
+            )
+        )
+
+    def items(self, kind: str | None = None) -> list[tuple[str, str, str, str, dict[str, Any] | None]]:
+        """``(kind, item_id, stage, status, detail)`` rows."""
+        sql = "SELECT kind, item_id, stage, status, detail FROM items"
+        rows = self._read(sql + (" WHERE kind=?" if kind else "") + " ORDER BY kind, item_id, stage",
+                          (kind,) if kind else ())
+        return [(k, i, s, st, json.loads(d) if d else None) for k, i, s, st, d in rows]
+
+    # -- actions ---------------------------------------------------------------------------------
+
+    def begin_action(self, step: str, kind: str, target: str, intent: dict[str, Any],
+                     undo: dict[str, Any] | None = None) -> int:
+        """Write the intent of a mutating request before it is sent; returns the action id."""
+        return int(
+            self._write(
+                lambda db: db.execute(
+                    "INSERT INTO actions(step, kind, target, intent, undo, started_at) VALUES (?,?,?,?,?,?)",
+                    (step, kind, target, json.dumps(intent), json.dumps(undo) if undo else None, now()),
+                ).lastrowid
+            )
+        )
+
+    def finish_action(self, action_id: int, outcome: str, detail: dict[str, Any] | None = None,
+                      task_id: str | None = None, id_map: dict[str, tuple[str, str]] | None = None) -> None:
+        """Write an action's outcome, and any source-to-destination ids it produced, in one transaction."""
+
+        def write(db: sqlite3.Connection) -> None:
+            db.execute(
+                "UPDATE actions SET outcome=?, detail=?, task_id=COALESCE(?, task_id), finished_at=? WHERE id=?",
+                (outcome, json.dumps(detail) if detail is not None else None, task_id, now(), action_id),
+            )
+            for source_id, (kind, destination_id) in (id_map or {}).items():
+                db.execute(
+                    "INSERT OR REPLACE INTO idmap(kind, source_id, destination_id) VALUES (?, ?, ?)",
+                    (kind, source_id, destination_id),
+                )
+
+        self._write(write)
+
+    def actions(self, limit: int | None = None, step: str | None = None) -> list[Action]:
+        """Actions, newest first."""
+        sql = ("SELECT id, step, kind, target, intent, undo, outcome, detail, task_id, started_at, finished_at "
+               "FROM actions")
+        params: tuple[Any, ...] = ()
+        if step:
+            sql += " WHERE step=?"
+            params = (step,)
+        sql += " ORDER BY id DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [
+            Action(i, s, k, t, json.loads(it), json.loads(u) if u else None, o, json.loads(d) if d else None,
+                   tid, sa, fa)
+            for i, s, k, t, it, u, o, d, tid, sa, fa in self._read(sql, params)
+        ]
+
+    def id_map(self, kind: str | None = None) -> dict[str, str]:
+        """Source id → destination id."""
+        sql = "SELECT source_id, destination_id FROM idmap" + (" WHERE kind=?" if kind else "")
+        return {s: d for s, d in self._read(sql, (kind,) if kind else ())}
+
+    @property
+    def last_activity(self) -> str:
+        """When anything was last recorded."""
+        values = [
+            self._read("SELECT MAX(COALESCE(finished_at, started_at)) FROM actions")[0][0],
+            self._read("SELECT MAX(updated_at) FROM steps")[0][0],
+            self.settings.get("created_at"),
+        ]
+        return max((str(v) for v in values if v), default="")
+
+
+def journal_path(migrations_dir: Path, name: str) -> Path:
+    """Where a migration's journal lives; refuses names that are not plain file names."""
+    clean = name.strip()
+    if not clean or clean in (".", "..") or "/" in clean or "\\" in clean or clean.startswith("."):
+        raise JournalError(f"'{name}' cannot be a migration name: use letters, digits, spaces, '-' or '_'.")
+    return migrations_dir / f"{clean}.octowiz.sqlite3"
+
+
+def list_migrations(migrations_dir: Path) -> Iterator[Path]:
+    """Journals in a directory, newest first."""
+    if not migrations_dir.is_dir():
+        return iter(())
+    found = sorted(migrations_dir.glob("*.octowiz.sqlite3"), key=lambda p: p.stat().st_mtime, reverse=True)
+    return iter(found)
+
+
+def migration_name(path: Path) -> str:
+    """The migration's name from its journal's file name."""
+    return path.name.removesuffix(".octowiz.sqlite3")

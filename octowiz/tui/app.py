@@ -1,0 +1,182 @@
+"""The octowiz app: owns the step order and the journal; screens are steps that dismiss a result."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+
+from octowiz import __version__
+from octowiz.engine.context import Context
+from octowiz.engine.steps import next_step
+from octowiz.journal import Journal, JournalError, journal_path
+from octowiz.tui.screens.connect import ConnectScreen
+from octowiz.tui.screens.dialogs import ConfirmDelete, DeleteChoice, NameDialog
+from octowiz.tui.screens.overview import OverviewData, OverviewScreen
+from octowiz.tui.screens.welcome import WelcomeChoice, WelcomeScreen
+from octowiz.tui.styles import css_path
+
+
+class OctowizApp(App[None]):
+    """The wizard. Build it with :func:`make_app`."""
+
+    CSS_PATH = css_path()
+    TITLE = "octowiz"
+    BINDINGS = [Binding("ctrl+q", "quit", "Quit", tooltip="Leave octowiz", id="app.quit", show=False)]
+
+    def __init__(self, context: Context) -> None:
+        super().__init__()
+        self.context = context
+        self.journal: Journal | None = None
+
+    def on_mount(self) -> None:
+        self.flow()
+
+    # -- the flow --------------------------------------------------------------------------------
+
+    @work(exclusive=True, group="app-flow", exit_on_error=True)
+    async def flow(self) -> None:
+        """Welcome → (new | resume | review | delete) → the steps, for as long as the app runs."""
+        while True:
+            choice = await self.push_screen_wait(WelcomeScreen(self.context))
+            try:
+                if choice.action == "new":
+                    await self._new()
+                elif choice.action == "resume" and choice.name:
+                    await self._resume(choice.name)
+                elif choice.action == "review" and choice.name:
+                    await self._review(choice.name)
+                elif choice.action == "delete" and choice.name:
+                    await self._delete(choice.name)
+            except JournalError as exc:
+                self.notify(str(exc), title="Journal", severity="error", timeout=15)
+            finally:
+                await self._close_journal()
+
+    async def _new(self) -> None:
+        name = await self.push_screen_wait(NameDialog(self._name_problem))
+        if not name:
+            return
+        path = self.context.journal_path(name)
+        settings: dict[str, object] = {"name": name}
+        sim = self.context.simulator
+        if self.context.demo and sim is not None:
+            settings.update(source_url=getattr(sim, "server_url", ""), destination_url=getattr(sim, "cloud_url", ""))
+        self.journal = await asyncio.to_thread(Journal.create, path, settings)
+        await self._run_steps()
+
+    def _name_problem(self, name: str) -> str:
+        try:
+            path = journal_path(self.context.migrations_dir, name)
+        except JournalError as exc:
+            return str(exc)
+        if path.exists():
+            return f"A migration called '{name}' already exists: resume it from the list, or choose another name."
+        return ""
+
+    async def _resume(self, name: str) -> None:
+        journal = await asyncio.to_thread(Journal.open, self.context.journal_path(name))
+        self.journal = journal
+        if journal.took_over_from:
+            held = journal.took_over_from
+            self.notify(f"The last run (process {held.get('pid')} on {held.get('host')}) ended without closing "
+                        "the migration; its journal is intact and octowiz continues from it.", title="Resumed")
+        await self._run_steps()
+
+    async def _run_steps(self) -> None:
+        """Go to the step where the migration stands; after a step, on to the next, or the overview."""
+        assert self.journal is not None
+        journal = self.journal
+        step = await asyncio.to_thread(lambda: next_step(self._statuses(journal)))
+        while True:
+            if step == "connect":
+
+                def enter() -> tuple[dict[str, str], dict[str, object]]:
+                    if journal.step_status("connect") != "done":
+                        journal.set_step("connect", "in progress")
+                    return self._statuses(journal), journal.settings
+
+                statuses, settings = await asyncio.to_thread(enter)
+                result = await self.push_screen_wait(ConnectScreen(self.context, journal, statuses, settings))
+                if result is None:
+                    return
+                step = await asyncio.to_thread(lambda: next_step(self._statuses(journal)))
+                continue
+            data = await asyncio.to_thread(self._overview, journal)
+            chosen = await self.push_screen_wait(OverviewScreen(self.context, data, review=False))
+            if chosen == "welcome":
+                return
+            step = chosen
+
+    async def _review(self, name: str) -> None:
+        def read() -> OverviewData:
+            with Journal.open(self.context.journal_path(name), lock=False) as journal:
+                return self._overview(journal)
+
+        data = await asyncio.to_thread(read)
+        await self.push_screen_wait(OverviewScreen(self.context, data, review=True))
+
+    async def _delete(self, name: str) -> None:
+        path = self.context.journal_path(name)
+
+        def urls() -> tuple[list[str], bool]:
+            with Journal.open(path, lock=False) as journal:
+                s = journal.settings
+            found = [str(s[k]) for k in ("source_url", "destination_url") if s.get(k)]
+            store = self.context.keystore
+            stored = bool(store is not None and set(found) & set(store.urls()))
+            return found, stored
+
+        try:
+            found, stored = await asyncio.to_thread(urls)
+        except JournalError:
+            found, stored = [], False
+        choice: DeleteChoice | None = await self.push_screen_wait(ConfirmDelete(name, found, stored))
+        if choice is None:
+            return
+
+        def remove() -> None:
+            lock = Journal.open(path) if path.exists() else None  # refuse while another run holds it
+            if lock is not None:
+                lock.close()
+            for p in (path, Path(str(path) + "-wal"), Path(str(path) + "-shm"), Path(str(path) + ".lock")):
+                with contextlib.suppress(FileNotFoundError):
+                    p.unlink()
+            if choice.forget_keys and self.context.keystore is not None:
+                for url in found:
+                    self.context.keystore.forget(url)
+
+        try:
+            await asyncio.to_thread(remove)
+        except JournalError as exc:
+            self.notify(str(exc), title="Not deleted", severity="error", timeout=15)
+            return
+        self.notify(f"Deleted the migration '{name}'" + (" and forgot its keys." if choice.forget_keys else "."))
+
+    @staticmethod
+    def _statuses(journal: Journal) -> dict[str, str]:
+        return {k: v[0] for k, v in journal.steps().items()}
+
+    def _overview(self, journal: Journal) -> OverviewData:
+        s = journal.settings
+        return OverviewData(str(s.get("name", "")), s, self._statuses(journal), journal.actions(limit=10))
+
+    async def _close_journal(self) -> None:
+        if self.journal is not None:
+            journal, self.journal = self.journal, None
+            await asyncio.to_thread(journal.close)
+
+    async def action_quit(self) -> None:
+        await self._close_journal()
+        self.exit()
+
+
+def make_app(context: Context) -> OctowizApp:
+    """Build the app for ``__main__`` and for tests alike."""
+    app = OctowizApp(context)
+    app.sub_title = f"v{__version__}"
+    return app

@@ -1,0 +1,1 @@
+"""One screen per step (and the dialogs they use)."""

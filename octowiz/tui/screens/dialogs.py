@@ -1,0 +1,88 @@
+"""Small dialogs: name a new migration, confirm a deletion."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, Static
+
+
+class NameDialog(ModalScreen[str | None]):
+    """Ask for a new migration's name; ``validate`` returns an error sentence or ''."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", tooltip="Do not create a migration", id="name.cancel")]
+
+    def __init__(self, validate: Callable[[str], str]) -> None:
+        super().__init__()
+        self.validate = validate
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label("Name the migration", classes="dialog-title")
+            yield Static("For example the Server's name, or 'acme-to-cloud'.")
+            yield Input(placeholder="acme-to-cloud", id="name")
+            yield Static("", id="name-error")
+            with Horizontal(classes="dialog-actions"):
+                yield Button("Create", id="create", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#create")
+    def _create(self) -> None:
+        name = self.query_one("#name", Input).value.strip()
+        error = self.validate(name)
+        if error:
+            self.query_one("#name-error", Static).update(f"[red]{error}[/red]")
+            return
+        self.dismiss(name)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+@dataclass(frozen=True)
+class DeleteChoice:
+    """Delete the journal; ``forget_keys`` also removes the instances' keys from the keyring."""
+
+    forget_keys: bool
+
+
+class ConfirmDelete(ModalScreen[DeleteChoice | None]):
+    """Confirm deleting a migration's journal."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", tooltip="Keep the migration", id="delete.cancel")]
+
+    def __init__(self, name: str, urls: list[str], keys_stored: bool) -> None:
+        super().__init__()
+        self.migration = name
+        self.urls = urls
+        self.keys_stored = keys_stored
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(f"Delete the migration '{self.migration}'?", classes="dialog-title")
+            yield Static("Its journal (what was done, and how to undo it) is deleted from this machine. Neither "
+                         "Octopus instance is changed.")
+            yield Checkbox("Also forget the API keys stored for " + (", ".join(self.urls) or "its instances"),
+                           value=False, id="forget", disabled=not self.keys_stored)
+            with Horizontal(classes="dialog-actions"):
+                yield Button("Delete", id="confirm", variant="error")
+                yield Button("Cancel", id="cancel", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    @on(Button.Pressed, "#confirm")
+    def _confirm(self) -> None:
+        self.dismiss(DeleteChoice(self.query_one("#forget", Checkbox).value))
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)

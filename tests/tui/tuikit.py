@@ -1,0 +1,84 @@
+"""Helpers for driving the wizard with Pilot on the simulator (no mocks: a real in-process simulator)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import httpx
+import keyring.backend
+
+from octowiz.engine.context import Context
+from octowiz.octopus.urls import normalise_base_url
+from octowiz.paths import Paths
+from octowiz.secrets import KeyStore
+from octowiz.sim.keys import CLOUD_MANAGER, SERVER_ADMIN
+from octowiz.sim.simulator import Simulator
+
+
+class MemoryKeyring(keyring.backend.KeyringBackend):
+    """A real keyring backend that keeps secrets in memory (for tests that do not need the OS one)."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.secrets.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.secrets[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if (service, username) not in self.secrets:
+            import keyring.errors
+
+            raise keyring.errors.PasswordDeleteError("not found")
+        del self.secrets[(service, username)]
+
+
+class GatedTransport(httpx.AsyncBaseTransport):
+    """The simulator's transport, held at a gate: requests wait until the test opens it."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.gate = asyncio.Event()
+        self.waiting = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.waiting.set()
+        await self.gate.wait()
+        return await self.inner.handle_async_request(request)
+
+
+def paths(tmp: Path) -> Paths:
+    return Paths(state=tmp / "state", config=tmp / "config", logs=tmp / "logs")
+
+
+def real_context(tmp: Path, sim: Simulator, backend: keyring.backend.KeyringBackend | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None) -> Context:
+    """octowiz as a user runs it against real instances (here: the simulator's hosts), keys in a keyring."""
+    p = paths(tmp)
+    return Context(paths=p, migrations_dir=p.migrations, keystore=KeyStore(p.config, backend or MemoryKeyring()),
+                   transport=transport or sim.transport())
+
+
+def demo_context(tmp: Path, sim: Simulator) -> Context:
+    """octowiz --demo, with an in-memory simulator."""
+    p = paths(tmp)
+    return Context(paths=p, migrations_dir=p.demo / "migrations", keystore=None, transport=sim.transport(),
+                   demo=True, simulator=sim,
+                   demo_keys={normalise_base_url(sim.server_url): SERVER_ADMIN.api_key,
+                              normalise_base_url(sim.cloud_url): CLOUD_MANAGER.api_key})
+
+
+async def settle(pilot: Any) -> None:
+    """Wait until the screens' workers and the message queue are idle (not the app's lifelong flow)."""
+    for _ in range(4):
+        busy = [w for w in pilot.app.workers if w.group != "app-flow" and not w.is_finished]
+        if busy:
+            await pilot.app.workers.wait_for_complete(busy)
+        await pilot.pause()
