@@ -125,14 +125,29 @@ class Action:
         return self.outcome is None
 
 
+def _refuse_secrets(values: dict[str, Any]) -> None:
+    """API keys and passwords never go into the journal."""
+    if any(("key" in k.lower() and "api" in k.lower()) or "password" in k.lower() for k in values):
+        raise ValueError("secrets are never written to the journal")
+
+
 def _sentence(exc: BaseException, path: Path) -> JournalError:
     text = str(exc).lower()
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC or "disk is full" in text:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG) or "disk is full" in text or (
+        "file too large" in text
+    ):
         return JournalError(
             f"The disk holding {path.parent} is full: free some space and try again (nothing recorded was lost)."
         )
+    if isinstance(exc, sqlite3.Error) and exc.sqlite_errorname == "SQLITE_IOERR_WRITE":
+        # SQLite calls only ENOSPC "full"; a file-size limit (EFBIG), a quota or a failing disk all
+        # surface as this write error, without the errno. The transaction was rolled back.
+        return JournalError(
+            f"octowiz could not write to the journal in {path.parent}: the disk may be full or a file-size "
+            "limit reached. Free some space and try again (nothing recorded was lost)."
+        )
     if isinstance(exc, PermissionError) or "readonly" in text or "read-only" in text or (
-        isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EROFS, errno.EPERM)
+        isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EROFS, errno.EPERM, errno.ENOTDIR, errno.EEXIST)
     ):
         return JournalError(
             f"octowiz cannot write to {path.parent}: check that the directory is writable by you "
@@ -219,6 +234,7 @@ class Journal:
     @classmethod
     def create(cls, path: Path, settings: dict[str, Any]) -> Journal:
         """Create a new journal; refuses to touch an existing file."""
+        _refuse_secrets(settings)
         if path.exists():
             raise JournalError(f"A migration journal already exists at {path}: choose another name.")
         try:
@@ -261,17 +277,32 @@ class Journal:
                         "untouched. Restore it from a backup, or delete the migration and start again."
                     )
             uri = f"file:{path}?mode={'rwc' if create else 'rw'}"
+            db: sqlite3.Connection | None = None
             try:
                 db = sqlite3.connect(uri, uri=True, timeout=5, isolation_level=None, check_same_thread=False)
+                journal = cls(path, db, held)
+                journal._prepare(create)
+                return journal
             except sqlite3.OperationalError:
-                if create:
+                if db is not None:
+                    db.close()
+                if create or lock:
                     raise
-                # A read-only file or directory still opens for reading (reviews, status).
-                db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5, isolation_level=None,
-                                     check_same_thread=False)
-            journal = cls(path, db, held)
-            journal._prepare(create)
-            return journal
+                # A review of a journal in a read-only directory: WAL needs a -shm file it cannot create,
+                # so read the file as immutable. A clean close leaves no -wal, so nothing is missed.
+                db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, timeout=5,
+                                     isolation_level=None, check_same_thread=False)
+                journal = cls(path, db, held)
+                try:
+                    journal._prepare(create, read_only=True)
+                except BaseException:
+                    db.close()
+                    raise
+                return journal
+            except BaseException:
+                if db is not None:
+                    db.close()
+                raise
         except (sqlite3.Error, OSError) as exc:
             if held is not None:
                 held.release()
@@ -281,7 +312,7 @@ class Journal:
                 held.release()
             raise
 
-    def _prepare(self, create: bool) -> None:
+    def _prepare(self, create: bool, read_only: bool = False) -> None:
         db = self._db
         if not create:
             result = db.execute("PRAGMA quick_check").fetchone()
@@ -301,6 +332,11 @@ class Journal:
                 f"The journal {self.path.name} is not an octowiz journal (it has no schema); octowiz left it "
                 "untouched."
             )
+        if version < SCHEMA_VERSION and read_only:
+            raise JournalError(
+                f"The journal {self.path.name} needs upgrading to this octowiz's schema, but {self.path.parent} is "
+                "read-only: open it once where it can be written."
+            )
         if version < SCHEMA_VERSION:
             with contextlib.suppress(sqlite3.OperationalError):
                 db.execute("PRAGMA journal_mode=WAL")
@@ -315,7 +351,8 @@ class Journal:
                 except BaseException:
                     db.execute("ROLLBACK")
                     raise
-        db.execute("PRAGMA synchronous=FULL")
+        if not read_only:
+            db.execute("PRAGMA synchronous=FULL")
 
     def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         """Run one recorded fact as one transaction."""
@@ -366,8 +403,7 @@ class Journal:
 
     def set_settings(self, **values: Any) -> None:
         """Record settings, all in one transaction."""
-        if any("key" in k.lower() and "api" in k.lower() or "password" in k.lower() for k in values):
-            raise ValueError("secrets are never written to the journal")
+        _refuse_secrets(values)
         self._write(
             lambda db: db.executemany(
                 "INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)",

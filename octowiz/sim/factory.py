@@ -209,7 +209,10 @@ class UserSpec:
 
 
 def user_doc(user_id: str, spec: UserSpec) -> Doc:
-    """A ``UserResource`` plus the simulator-private ``_Role`` and ``_ApiKeys``."""
+    """A ``UserResource`` plus the simulator-private ``_Role`` and ``_ApiKeyHashes``.
+
+    Like Octopus, the simulator keeps only a hash of each API key, so its state files never hold a key.
+    """
     return {
         "Id": user_id,
         "Username": spec.username,
@@ -221,7 +224,7 @@ def user_doc(user_id: str, spec: UserSpec) -> Doc:
         "IsRequestor": False,
         "Identities": spec.identities,
         "_Role": spec.role,
-        "_ApiKeys": list(spec.api_keys),
+        "_ApiKeyHashes": [api_key_hash(k) for k in spec.api_keys],
     }
 
 
@@ -1103,3 +1106,8 @@ def deployment_and_task(
         "ProjectId": release["ProjectId"],
     }
     return deployment, task
+
+
+def api_key_hash(api_key: str) -> str:
+    """How the simulator stores an API key: its SHA-256, never the key itself."""
+    return hashlib.sha256(api_key.encode()).hexdigest()

@@ -33,6 +33,7 @@ from starlette.routing import Route
 
 from octowiz.sim import archive as arc
 from octowiz.sim.config import InstanceConfig, role_permissions
+from octowiz.sim.factory import api_key_hash
 from octowiz.sim.resources import COLLECTIONS, SCOPED, public, with_links
 from octowiz.sim.store import Store
 from octowiz.sim.tasks import TaskEngine, iso
@@ -204,7 +205,7 @@ class SimInstance:
         if not api_key:
             return None
         for user in self.store.all("users"):
-            if api_key in (user.get("_ApiKeys") or []) and user.get("IsActive", True):
+            if api_key_hash(api_key) in (user.get("_ApiKeyHashes") or []) and user.get("IsActive", True):
                 return user
         return None
 

@@ -15,7 +15,7 @@ fixed offsets back from :data:`~octowiz.sim.factory.BASE_TIME` (2026-03-02 09:15
 * ``large`` on ``server``: 2,000 projects, 5,000 targets, 20,000 releases, for paging and timing.
   ``large`` on ``cloud`` is the base Cloud instance.
 
-Simulator-private fields (names starting with ``_``): users carry ``_Role`` and ``_ApiKeys``;
+Simulator-private fields (names starting with ``_``): users carry ``_Role`` and ``_ApiKeyHashes``;
 projects with an uploaded logo ``_LogoStamp`` (bytes in blob ``logo/<ProjectId>``); sensitive
 variables ``_SensitiveValue`` (nested inside ``Variables``, so routes must strip it there too);
 external feeds and accounts with a secret ``_Password``; the oversized package ``_SizeClaimedOnly``;

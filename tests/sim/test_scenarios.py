@@ -14,6 +14,7 @@ from typing import Any, Literal
 import pytest
 
 from octowiz.sim import keys
+from octowiz.sim.factory import api_key_hash
 from octowiz.sim.resources import COLLECTIONS, SCOPED
 from octowiz.sim.scenarios import (
     DEFAULT_WORKER_POOL_ID,
@@ -481,13 +482,13 @@ def test_users_roles_agree_with_teams(flavour: Flavour, scenario: str) -> None:
             known.email,
             known.role,
         )
-        assert user["_ApiKeys"] == [known.api_key]
+        assert user["_ApiKeyHashes"] == [api_key_hash(known.api_key)]
     known_ids = {k.user_id for k in keys.USERS[flavour]}
     for user in users:
         uid, role = user["Id"], user["_Role"]
         assert role in ("admin", "manager", "reader", "none")
         if uid not in known_ids:
-            assert user["_ApiKeys"] == []
+            assert user["_ApiKeyHashes"] == []
         member_of = {t for t, team in teams.items() if uid in team["MemberUserIds"]}
         assert "teams-everyone" in member_of
         assert ("teams-administrators" in member_of) == (role == "admin"), user["Username"]

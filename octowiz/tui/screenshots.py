@@ -1,0 +1,84 @@
+"""Produce the README's screenshots from the real app on the simulator: ``python -m octowiz.tui.screenshots``.
+
+Runs the wizard headless against an in-memory simulator in a throw-away directory and saves one SVG
+per screen into ``screenshots/`` (or ``--out``). Nothing is drawn by hand; no key is ever on screen.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from textual.widgets import Input
+
+SIZE = (130, 40)
+
+
+async def _settle(pilot: Any) -> None:
+    for _ in range(4):
+        busy = [w for w in pilot.app.workers if w.group != "app-flow" and not w.is_finished]
+        if busy:
+            await pilot.app.workers.wait_for_complete(busy)
+        await pilot.pause()
+
+
+async def shoot(out: Path) -> list[Path]:
+    """Drive the demo through its screens and save each one."""
+    from octowiz.engine.context import demo_context
+    from octowiz.paths import Paths
+    from octowiz.tui.app import make_app
+
+    out.mkdir(parents=True, exist_ok=True)
+    saved: list[Path] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        ctx = demo_context(Paths(state=root / "state", config=root / "config", logs=root / "logs"))
+        app = make_app(ctx)
+        app.animation_level = "none"
+
+        def save(name: str) -> None:
+            for inp in app.screen.query(Input):
+                inp.cursor_blink = False
+            saved.append(Path(app.save_screenshot(f"{name}.svg", str(out))))
+
+        async with app.run_test(size=SIZE) as pilot:
+            await _settle(pilot)
+            save("welcome-empty")
+            await pilot.press("n")
+            await _settle(pilot)
+            for ch in "acme-to-cloud":
+                await pilot.press(ch)
+            save("new-migration")
+            await pilot.press("enter")
+            await _settle(pilot)
+            save("connect")
+            await pilot.press("ctrl+t")
+            await _settle(pilot)
+            save("connect-checked")
+            await pilot.press("enter")  # Continue has the focus once both instances check out
+            await _settle(pilot)
+            save("overview")
+            await pilot.press("escape")
+            await _settle(pilot)
+            save("welcome")
+            await pilot.press("v")
+            await _settle(pilot)
+            save("review")
+        ctx.close()
+    return saved
+
+
+def main() -> None:
+    """Command line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--out", type=Path, default=Path("screenshots"))
+    args = parser.parse_args()
+    for path in asyncio.run(shoot(args.out)):
+        print(path)
+
+
+if __name__ == "__main__":
+    main()
