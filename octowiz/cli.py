@@ -25,8 +25,11 @@ def _build_parser() -> argparse.ArgumentParser:
         "Without a command, opens the wizard.",
     )
     parser.add_argument("--version", action="version", version=f"octowiz {__version__}")
-    parser.add_argument("--demo", action="store_true",
-                        help="use a simulated Octopus Server and Cloud (no credentials; its own journal and state)")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="use a simulated Octopus Server and Cloud (no credentials; its own journal and state)",
+    )
     parser.add_argument("--reset", action="store_true", help="with --demo: start the demo afresh")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -36,18 +39,35 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Serve a simulated self-hosted Octopus Server and an Octopus Cloud instance over HTTP on "
         "loopback, print their URLs and API keys, and run until interrupted (Ctrl+C).",
     )
-    sim.add_argument("--server-port", type=int, default=8065, help="port of the simulated Server (default 8065)")
-    sim.add_argument("--cloud-port", type=int, default=8066, help="port of the simulated Cloud (default 8066)")
-    sim.add_argument("--scenario", choices=("demo", "large", "empty"), default="demo", help="what the Server holds")
+    sim.add_argument(
+        "--server-port", type=int, default=8065, help="port of the simulated Server (default 8065)"
+    )
+    sim.add_argument(
+        "--cloud-port", type=int, default=8066, help="port of the simulated Cloud (default 8066)"
+    )
+    sim.add_argument(
+        "--scenario", choices=("demo", "large", "empty"), default="demo", help="what the Server holds"
+    )
     sim.add_argument("--latency-ms", type=float, default=0.0, help="added to every response")
     sim.add_argument("--fault-rate", type=float, default=0.0, help="fraction of requests answered with a 5xx")
-    sim.add_argument("--rate-limit-per-minute", type=int, default=None,
-                     help="Cloud answers 429 with Retry-After past this many requests a minute per key")
-    sim.add_argument("--state-dir", type=Path, default=None,
-                     help="keep both instances' state in this directory (survives restarts)")
+    sim.add_argument(
+        "--rate-limit-per-minute",
+        type=int,
+        default=None,
+        help="Cloud answers 429 with Retry-After past this many requests a minute per key",
+    )
+    sim.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="keep both instances' state in this directory (survives restarts)",
+    )
 
-    keys = sub.add_parser("keys", help="API keys stored in the OS keyring",
-                          description="List, store or forget the API keys octowiz keeps in the OS keyring.")
+    keys = sub.add_parser(
+        "keys",
+        help="API keys stored in the OS keyring",
+        description="List, store or forget the API keys octowiz keeps in the OS keyring.",
+    )
     keys_sub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
     keys_sub.add_parser("list", help="URLs that have a stored key (never the key)")
     kset = keys_sub.add_parser("set", help="store a key for URL, read from standard input and checked first")
@@ -56,18 +76,26 @@ def _build_parser() -> argparse.ArgumentParser:
     kforget.add_argument("url", nargs="?")
     kforget.add_argument("--all", action="store_true", help="forget every key octowiz stored")
 
-    new = sub.add_parser("new", help="create a migration without the wizard",
-                         description="Create a migration and check both instances, without the wizard. Keys come "
-                         "from the OS keyring or OCTOWIZ_SOURCE_API_KEY / OCTOWIZ_DESTINATION_API_KEY.")
+    new = sub.add_parser(
+        "new",
+        help="create a migration without the wizard",
+        description="Create a migration and check both instances, without the wizard. Keys come "
+        "from the OS keyring or OCTOWIZ_SOURCE_API_KEY / OCTOWIZ_DESTINATION_API_KEY.",
+    )
     new.add_argument("name")
     new.add_argument("--source", required=True, help="the Octopus Server's URL")
     new.add_argument("--source-space", default=None, help="space name or id (default: the default space)")
     new.add_argument("--destination", required=True, help="the Octopus Cloud instance's URL")
-    new.add_argument("--destination-space", default=None, help="space name or id (default: the default space)")
+    new.add_argument(
+        "--destination-space", default=None, help="space name or id (default: the default space)"
+    )
 
-    status = sub.add_parser("status", help="what the journal knows about a migration",
-                            description="Print a migration's settings, steps and last actions from its journal "
-                            "(read-only: neither instance is contacted).")
+    status = sub.add_parser(
+        "status",
+        help="what the journal knows about a migration",
+        description="Print a migration's settings, steps and last actions from its journal "
+        "(read-only: neither instance is contacted).",
+    )
     status.add_argument("name", nargs="?", help="the migration (default: the most recent)")
     status.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     return parser
@@ -84,8 +112,12 @@ def _cmd_sim(args: argparse.Namespace) -> int:
         print("octowiz sim: --fault-rate must be at least 0 and below 1.", file=sys.stderr)
         return EXIT_USAGE
     server = InstanceConfig("server", latency_ms=args.latency_ms, fault_rate=args.fault_rate)
-    cloud = InstanceConfig("cloud", latency_ms=args.latency_ms, fault_rate=args.fault_rate,
-                           rate_limit_per_minute=args.rate_limit_per_minute)
+    cloud = InstanceConfig(
+        "cloud",
+        latency_ms=args.latency_ms,
+        fault_rate=args.fault_rate,
+        rate_limit_per_minute=args.rate_limit_per_minute,
+    )
     print(f"Seeding the '{args.scenario}' scenario…", flush=True)
     sim = Simulator(args.state_dir, args.scenario, server=server, cloud=cloud)
     stop = threading.Event()
@@ -104,8 +136,11 @@ def _cmd_sim(args: argparse.Namespace) -> int:
             )
             stop.wait()
     except RuntimeError as exc:
-        print(f"octowiz sim: {exc}. Is another program using the port? Choose others with --server-port and "
-              "--cloud-port.", file=sys.stderr)
+        print(
+            f"octowiz sim: {exc}. Is another program using the port? Choose others with --server-port and "
+            "--cloud-port.",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     finally:
         sim.close()
@@ -183,9 +218,14 @@ def _cmd_new(args: argparse.Namespace) -> int:
         path = ctx.journal_path(args.name)
         s_key, s_from = ctx.key_for(args.source, "source")
         d_key, d_from = ctx.key_for(args.destination, "destination")
-        missing = [f"no API key for {u} (store one with 'octowiz keys set {u}' or set {var})"
-                   for u, k, var in ((args.source, s_key, "OCTOWIZ_SOURCE_API_KEY"),
-                                     (args.destination, d_key, "OCTOWIZ_DESTINATION_API_KEY")) if not k]
+        missing = [
+            f"no API key for {u} (store one with 'octowiz keys set {u}' or set {var})"
+            for u, k, var in (
+                (args.source, s_key, "OCTOWIZ_SOURCE_API_KEY"),
+                (args.destination, d_key, "OCTOWIZ_DESTINATION_API_KEY"),
+            )
+            if not k
+        ]
         if missing:
             print("octowiz new: " + "; ".join(missing) + ".", file=sys.stderr)
             return EXIT_FAILED
@@ -193,7 +233,9 @@ def _cmd_new(args: argparse.Namespace) -> int:
         async def checks() -> tuple[Any, Any]:
             return await asyncio.gather(
                 check_instance("source", args.source, s_key or "", args.source_space, ctx.transport),
-                check_instance("destination", args.destination, d_key or "", args.destination_space, ctx.transport),
+                check_instance(
+                    "destination", args.destination, d_key or "", args.destination_space, ctx.transport
+                ),
             )
 
         source, destination = asyncio.run(checks())
@@ -208,14 +250,24 @@ def _cmd_new(args: argparse.Namespace) -> int:
         names = {c.role: dict(c.spaces).get(c.space_id, c.space_id) for c in (source, destination)}
         with Journal.create(path, {"name": args.name}) as journal:
             journal.set_settings(
-                source_url=source.url, source_space=source.space_id, source_space_name=names["source"],
-                source_version=str(source.version or ""), destination_url=destination.url,
-                destination_space=destination.space_id, destination_space_name=names["destination"],
+                source_url=source.url,
+                source_space=source.space_id,
+                source_space_name=names["source"],
+                source_version=str(source.version or ""),
+                destination_url=destination.url,
+                destination_space=destination.space_id,
+                destination_space_name=names["destination"],
                 destination_version=str(destination.version or ""),
             )
             journal.set_step("connect", "done" if ok else "needs attention")
-        print(f"Created the migration '{args.name}' ({path})." + ("" if ok else
-              " Its connection needs attention: fix the above and run the wizard to check again."))
+        print(
+            f"Created the migration '{args.name}' ({path})."
+            + (
+                ""
+                if ok
+                else " Its connection needs attention: fix the above and run the wizard to check again."
+            )
+        )
         return EXIT_OK if ok else EXIT_FAILED
     finally:
         ctx.close()
@@ -232,7 +284,9 @@ def _cmd_status(args: argparse.Namespace) -> int:
         else:
             found = list(list_migrations(ctx.migrations_dir))
             if not found:
-                print("There are no migrations yet: start one with 'octowiz' or 'octowiz new'.", file=sys.stderr)
+                print(
+                    "There are no migrations yet: start one with 'octowiz' or 'octowiz new'.", file=sys.stderr
+                )
                 return EXIT_FAILED
             path = found[0]
         with Journal.open(path, lock=False) as journal:
@@ -244,11 +298,27 @@ def _cmd_status(args: argparse.Namespace) -> int:
             "name": name,
             "journal": str(path),
             "settings": settings,
-            "steps": [{"id": s.id, "title": s.title, "status": steps.get(s.id, ("not started", None, ""))[0],
-                       "updated_at": steps.get(s.id, ("", None, ""))[2]} for s in STEPS],
-            "actions": [{"id": a.id, "step": a.step, "kind": a.kind, "target": a.target,
-                         "outcome": a.outcome or "pending", "task_id": a.task_id, "started_at": a.started_at}
-                        for a in actions],
+            "steps": [
+                {
+                    "id": s.id,
+                    "title": s.title,
+                    "status": steps.get(s.id, ("not started", None, ""))[0],
+                    "updated_at": steps.get(s.id, ("", None, ""))[2],
+                }
+                for s in STEPS
+            ],
+            "actions": [
+                {
+                    "id": a.id,
+                    "step": a.step,
+                    "kind": a.kind,
+                    "target": a.target,
+                    "outcome": a.outcome or "pending",
+                    "task_id": a.task_id,
+                    "started_at": a.started_at,
+                }
+                for a in actions
+            ],
         }
         print(_format_status(report, args.format))
         return EXIT_OK
@@ -260,25 +330,35 @@ def _format_status(r: dict[str, Any], fmt: str) -> str:
     if fmt == "json":
         return json.dumps(r, indent=2)
     s = r["settings"]
-    rows = [("Source", f"{s.get('source_url', 'not connected')} ({s.get('source_space_name', '')}) "
-                       f"{s.get('source_version', '')}".strip()),
-            ("Destination", f"{s.get('destination_url', 'not connected')} ({s.get('destination_space_name', '')}) "
-                            f"{s.get('destination_version', '')}".strip()),
-            ("Created", str(s.get("created_at", "")))]
+    rows = [
+        (
+            "Source",
+            f"{s.get('source_url', 'not connected')} ({s.get('source_space_name', '')}) "
+            f"{s.get('source_version', '')}".strip(),
+        ),
+        (
+            "Destination",
+            f"{s.get('destination_url', 'not connected')} ({s.get('destination_space_name', '')}) "
+            f"{s.get('destination_version', '')}".strip(),
+        ),
+        ("Created", str(s.get("created_at", ""))),
+    ]
     if fmt == "markdown":
         out = [f"# Migration {r['name']}", "", "| | |", "|---|---|"]
         out += [f"| {k} | {v} |" for k, v in rows]
         out += ["", "## Steps", "", "| Step | Status | Updated |", "|---|---|---|"]
         out += [f"| {st['title']} | {st['status']} | {st['updated_at'] or ''} |" for st in r["steps"]]
         out += ["", "## Last actions", ""]
-        out += [f"- #{a['id']} {a['step']}: {a['kind']} {a['target']} — {a['outcome']}" for a in r["actions"]] or [
-            "No changes were made to either instance yet."]
+        out += [
+            f"- #{a['id']} {a['step']}: {a['kind']} {a['target']} — {a['outcome']}" for a in r["actions"]
+        ] or ["No changes were made to either instance yet."]
         return "\n".join(out)
     out = [f"Migration {r['name']}  ({r['journal']})"] + [f"  {k:<12} {v}" for k, v in rows] + ["", "Steps:"]
     out += [f"  {st['title']:<12} {st['status']}" for st in r["steps"]]
     out += ["", "Last actions:"]
-    out += [f"  #{a['id']} {a['step']}: {a['kind']} {a['target']} — {a['outcome']}" for a in r["actions"]] or [
-        "  none: no changes were made to either instance yet"]
+    out += [
+        f"  #{a['id']} {a['step']}: {a['kind']} {a['target']} — {a['outcome']}" for a in r["actions"]
+    ] or ["  none: no changes were made to either instance yet"]
     return "\n".join(out)
 
 

@@ -42,8 +42,24 @@ asyncio.run(main())
 
 def test_wheel_installs_and_runs_headless(tmp_path: Path) -> None:
     dist = tmp_path / "dist"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(dist),
-                    str(ROOT)], check=True, capture_output=True, text=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(dist),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     [wheel] = list(dist.glob("octowiz-*.whl"))
     with zipfile.ZipFile(wheel) as zf:
         assert "octowiz/styles/octowiz.tcss" in zf.namelist()
@@ -51,8 +67,14 @@ def test_wheel_installs_and_runs_headless(tmp_path: Path) -> None:
     venv = tmp_path / "fresh"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
     py = venv / "bin" / "python"
-    site = Path(subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               capture_output=True, text=True, check=True).stdout.strip())
+    site = Path(
+        subprocess.run(
+            [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
     # Install the wheel's files only; dependencies come from this environment (no network here). A
     # plain path in a .pth file does not activate this checkout's editable install, so `octowiz`
     # can only be the one from the wheel.

@@ -53,13 +53,20 @@ class InstanceCheck:
         return not self.error and self.export_import and not self.missing
 
 
-async def check_instance(role: str, url: str, api_key: str, space: str | None = None,
-                         transport: httpx.AsyncBaseTransport | None = None,
-                         ca_bundle: str | None = None) -> InstanceCheck:
+async def check_instance(
+    role: str,
+    url: str,
+    api_key: str,
+    space: str | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    ca_bundle: str | None = None,
+) -> InstanceCheck:
     """Validate one instance for its role; never raises for a bad input (the check carries the sentence)."""
     check = InstanceCheck(role=role, url=url)
     try:
-        async with OctopusClient(url, api_key, transport=transport, ca_bundle=ca_bundle, max_attempts=2) as client:
+        async with OctopusClient(
+            url, api_key, transport=transport, ca_bundle=ca_bundle, max_attempts=2
+        ) as client:
             check.url = client.base_url
             info = await client.discover(space or None)
             check.version = info.version
@@ -69,18 +76,31 @@ async def check_instance(role: str, url: str, api_key: str, space: str | None = 
             check.installation_id = info.root.installation_id or ""
             check.spaces = [(str(s.id), str(s.name)) for s in await client.spaces()]
             me = await client.current_user()
-            check.user = f"{me.display_name or me.username} ({me.username})" if me.username else str(me.display_name)
+            check.user = (
+                f"{me.display_name or me.username} ({me.username})" if me.username else str(me.display_name)
+            )
             granted = await client.permissions(str(me.id))
             have = set(granted.system_permissions or [])
             for name, restrictions in (granted.space_permissions or {}).items():
-                if any(r.space_id == info.space_id and not (r.restricted_to_project_ids or r.restricted_to_environment_ids
-                       or r.restricted_to_project_group_ids or r.restricted_to_tenant_ids) for r in restrictions or []):
+                if any(
+                    r.space_id == info.space_id
+                    and not (
+                        r.restricted_to_project_ids
+                        or r.restricted_to_environment_ids
+                        or r.restricted_to_project_group_ids
+                        or r.restricted_to_tenant_ids
+                    )
+                    for r in restrictions or []
+                ):
                     have.add(name)
             check.missing = sorted(set(ROLE_NEEDS[role]) - have)
             check.administer_system = "AdministerSystem" in have
-            providers = {p.name for p in (await client.authentication()).authentication_providers or [] if p.name}
-            check.looks_like_cloud = info.is_cloud_host or (bool(providers & CLOUD_ONLY_PROVIDERS)
-                                                            and not providers & SERVER_ONLY_PROVIDERS)
+            providers = {
+                p.name for p in (await client.authentication()).authentication_providers or [] if p.name
+            }
+            check.looks_like_cloud = info.is_cloud_host or (
+                bool(providers & CLOUD_ONLY_PROVIDERS) and not providers & SERVER_ONLY_PROVIDERS
+            )
     except OctopusError as exc:
         check.error = str(exc)
     return check
@@ -89,14 +109,19 @@ async def check_instance(role: str, url: str, api_key: str, space: str | None = 
 def check_pair(source: InstanceCheck, destination: InstanceCheck) -> list[str]:
     """Problems with the pair itself: the same instance twice, or a source newer than the destination."""
     problems: list[str] = []
-    if source.url == destination.url or (source.installation_id and
-                                         source.installation_id == destination.installation_id):
-        problems.append("The source and the destination are the same Octopus instance: the destination must be "
-                        "your Octopus Cloud instance.")
+    if source.url == destination.url or (
+        source.installation_id and source.installation_id == destination.installation_id
+    ):
+        problems.append(
+            "The source and the destination are the same Octopus instance: the destination must be "
+            "your Octopus Cloud instance."
+        )
     if source.version and destination.version and source.version > destination.version:
-        problems.append(f"The source runs Octopus {source.version}, newer than the destination's "
-                        f"{destination.version}: Export/Import only moves projects to an equal or newer version. "
-                        "Wait for Cloud to be upgraded, or contact Octopus support.")
+        problems.append(
+            f"The source runs Octopus {source.version}, newer than the destination's "
+            f"{destination.version}: Export/Import only moves projects to an equal or newer version. "
+            "Wait for Cloud to be upgraded, or contact Octopus support."
+        )
     return problems
 
 
@@ -111,17 +136,30 @@ def describe(check: InstanceCheck) -> list[tuple[str, str]]:
         lines.append(("error", check.export_import_reason))
     lines.append(("ok", f"Key belongs to {check.user}"))
     if check.missing:
-        lines.append(("error", f"The key's user lacks {', '.join(check.missing)}: ask an Octopus administrator to "
-                               f"grant {'them' if len(check.missing) > 1 else 'it'}"))
+        lines.append(
+            (
+                "error",
+                f"The key's user lacks {', '.join(check.missing)}: ask an Octopus administrator to "
+                f"grant {'them' if len(check.missing) > 1 else 'it'}",
+            )
+        )
     else:
         lines.append(("ok", "The key has the permissions the migration needs"))
     if check.role == "source":
         if check.administer_system:
             lines.append(("ok", "AdministerSystem: octowiz can deprecate this Server at the end"))
         else:
-            lines.append(("warn", "No AdministerSystem: needed only at the end, to put the Server in maintenance "
-                                  "mode and set its task cap to 0"))
+            lines.append(
+                (
+                    "warn",
+                    "No AdministerSystem: needed only at the end, to put the Server in maintenance "
+                    "mode and set its task cap to 0",
+                )
+            )
     else:
-        lines.append(("ok", "Looks like Octopus Cloud") if check.looks_like_cloud else
-                     ("warn", "This does not look like Octopus Cloud (no *.octopus.app address or Cloud sign-in)"))
+        lines.append(
+            ("ok", "Looks like Octopus Cloud")
+            if check.looks_like_cloud
+            else ("warn", "This does not look like Octopus Cloud (no *.octopus.app address or Cloud sign-in)")
+        )
     return lines

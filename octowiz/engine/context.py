@@ -86,10 +86,18 @@ class Context:
                     s = j.settings
                     statuses = {k: v[0] for k, v in j.steps().items()}
                     done, total = progress(statuses)
-                    out.append(MigrationSummary(
-                        name, path, _where(s, "source"), _where(s, "destination"), done, total, j.last_activity,
-                        next_step(statuses),
-                    ))
+                    out.append(
+                        MigrationSummary(
+                            name,
+                            path,
+                            _where(s, "source"),
+                            _where(s, "destination"),
+                            done,
+                            total,
+                            j.last_activity,
+                            next_step(statuses),
+                        )
+                    )
             except JournalError as exc:
                 out.append(MigrationSummary(name, path, "?", "?", 0, len(STEPS), "", None, str(exc)))
         return out
@@ -134,6 +142,8 @@ def demo_context(paths: Paths | None = None, *, reset: bool = False) -> Context:
         transport=sim.transport(),
         demo=True,
         simulator=sim,
-        demo_keys={normalise_base_url(sim.server_url): SERVER_ADMIN.api_key,
-                   normalise_base_url(sim.cloud_url): CLOUD_MANAGER.api_key},
+        demo_keys={
+            normalise_base_url(sim.server_url): SERVER_ADMIN.api_key,
+            normalise_base_url(sim.cloud_url): CLOUD_MANAGER.api_key,
+        },
     )

@@ -10,4 +10,12 @@ from octowiz.journal.journal import (
     migration_name,
 )
 
-__all__ = ["Action", "Journal", "JournalError", "JournalLocked", "journal_path", "list_migrations", "migration_name"]
+__all__ = [
+    "Action",
+    "Journal",
+    "JournalError",
+    "JournalLocked",
+    "journal_path",
+    "list_migrations",
+    "migration_name",
+]

@@ -53,7 +53,8 @@ def _v1(db: sqlite3.Connection) -> None:
         """
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-        CREATE TABLE steps (step TEXT PRIMARY KEY, status TEXT NOT NULL, detail TEXT, updated_at TEXT NOT NULL);
+        CREATE TABLE steps (step TEXT PRIMARY KEY, status TEXT NOT NULL, detail TEXT, """
+        """updated_at TEXT NOT NULL);
         CREATE TABLE actions (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
             step TEXT NOT NULL,
@@ -71,7 +72,7 @@ def _v1(db: sqlite3.Connection) -> None:
             kind TEXT NOT NULL, source_id TEXT NOT NULL, destination_id TEXT NOT NULL,
             PRIMARY KEY (kind, source_id)
         );
-        """
+        """,
     )
 
 
@@ -89,7 +90,7 @@ def _v2(db: sqlite3.Connection) -> None:
             wave TEXT NOT NULL, kind TEXT NOT NULL, item_id TEXT NOT NULL, position INTEGER NOT NULL,
             PRIMARY KEY (wave, kind, item_id)
         );
-        """
+        """,
     )
 
 
@@ -133,11 +134,15 @@ def _refuse_secrets(values: dict[str, Any]) -> None:
 
 def _sentence(exc: BaseException, path: Path) -> JournalError:
     text = str(exc).lower()
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG) or "disk is full" in text or (
-        "file too large" in text
+    if (
+        isinstance(exc, OSError)
+        and exc.errno in (errno.ENOSPC, errno.EFBIG)
+        or "disk is full" in text
+        or ("file too large" in text)
     ):
         return JournalError(
-            f"The disk holding {path.parent} is full: free some space and try again (nothing recorded was lost)."
+            f"The disk holding {path.parent} is full: free some space and try again "
+            "(nothing recorded was lost)."
         )
     if isinstance(exc, sqlite3.Error) and exc.sqlite_errorname == "SQLITE_IOERR_WRITE":
         # SQLite calls only ENOSPC "full"; a file-size limit (EFBIG), a quota or a failing disk all
@@ -146,8 +151,14 @@ def _sentence(exc: BaseException, path: Path) -> JournalError:
             f"octowiz could not write to the journal in {path.parent}: the disk may be full or a file-size "
             "limit reached. Free some space and try again (nothing recorded was lost)."
         )
-    if isinstance(exc, PermissionError) or "readonly" in text or "read-only" in text or (
-        isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EROFS, errno.EPERM, errno.ENOTDIR, errno.EEXIST)
+    if (
+        isinstance(exc, PermissionError)
+        or "readonly" in text
+        or "read-only" in text
+        or (
+            isinstance(exc, OSError)
+            and exc.errno in (errno.EACCES, errno.EROFS, errno.EPERM, errno.ENOTDIR, errno.EEXIST)
+        )
     ):
         return JournalError(
             f"octowiz cannot write to {path.parent}: check that the directory is writable by you "
@@ -186,7 +197,8 @@ class MigrationLock:
             os.close(fd)
             raise JournalLocked(
                 f"This migration is open in another octowiz (process {holder.get('pid', '?')} on "
-                f"{holder.get('host', 'another host')}, since {holder.get('since', '?')}): close that one first."
+                f"{holder.get('host', 'another host')}, since {holder.get('since', '?')}): "
+                "close that one first."
             ) from None
         previous = self._read(fd)
         if previous.get("pid"):
@@ -290,8 +302,13 @@ class Journal:
                     raise
                 # A review of a journal in a read-only directory: WAL needs a -shm file it cannot create,
                 # so read the file as immutable. A clean close leaves no -wal, so nothing is missed.
-                db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, timeout=5,
-                                     isolation_level=None, check_same_thread=False)
+                db = sqlite3.connect(
+                    f"file:{path}?mode=ro&immutable=1",
+                    uri=True,
+                    timeout=5,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
                 journal = cls(path, db, held)
                 try:
                     journal._prepare(create, read_only=True)
@@ -318,13 +335,15 @@ class Journal:
             result = db.execute("PRAGMA quick_check").fetchone()
             if not result or result[0] != "ok":
                 raise JournalError(
-                    f"The journal {self.path.name} is damaged ({result[0] if result else 'unreadable'}); octowiz "
+                    f"The journal {self.path.name} is damaged "
+                    f"({result[0] if result else 'unreadable'}); octowiz "
                     "left it untouched. Restore it from a backup, or delete the migration and start again."
                 )
         version = int(db.execute("PRAGMA user_version").fetchone()[0])
         if version > SCHEMA_VERSION:
             raise JournalError(
-                f"The journal {self.path.name} was written by a newer octowiz (journal schema {version}, this "
+                f"The journal {self.path.name} was written by a newer octowiz "
+                f"(journal schema {version}, this "
                 f"octowiz understands up to {SCHEMA_VERSION}): upgrade octowiz to open it."
             )
         if not create and version == 0:
@@ -334,7 +353,8 @@ class Journal:
             )
         if version < SCHEMA_VERSION and read_only:
             raise JournalError(
-                f"The journal {self.path.name} needs upgrading to this octowiz's schema, but {self.path.parent} is "
+                f"The journal {self.path.name} needs upgrading to this octowiz's schema, "
+                f"but {self.path.parent} is "
                 "read-only: open it once where it can be written."
             )
         if version < SCHEMA_VERSION:
@@ -431,7 +451,9 @@ class Journal:
 
     def steps(self) -> dict[str, tuple[str, str | None, str]]:
         """``step -> (status, detail, updated_at)``."""
-        return {s: (st, d, u) for s, st, d, u in self._read("SELECT step, status, detail, updated_at FROM steps")}
+        return {
+            s: (st, d, u) for s, st, d, u in self._read("SELECT step, status, detail, updated_at FROM steps")
+        }
 
     def step_status(self, step: str) -> str:
         """A step's status (``not started`` when never recorded)."""
@@ -440,11 +462,14 @@ class Journal:
 
     # -- items and plan --------------------------------------------------------------------------
 
-    def set_item(self, kind: str, item_id: str, stage: str, status: str, detail: dict[str, Any] | None = None) -> None:
+    def set_item(
+        self, kind: str, item_id: str, stage: str, status: str, detail: dict[str, Any] | None = None
+    ) -> None:
         """Record one item's status at one stage (a project's export, import, packages...)."""
         self._write(
             lambda db: db.execute(
-                "INSERT OR REPLACE INTO items(kind, item_id, stage, status, detail, updated_at) VALUES (?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO items(kind, item_id, stage, status, detail, updated_at) "
+                "VALUES (?,?,?,?,?,?)",
                 (kind, item_id, stage, status, json.dumps(detail) if detail is not None else None, now()),
             )
         )
@@ -452,31 +477,44 @@ class Journal:
     def items(self, kind: str | None = None) -> list[tuple[str, str, str, str, dict[str, Any] | None]]:
         """``(kind, item_id, stage, status, detail)`` rows."""
         sql = "SELECT kind, item_id, stage, status, detail FROM items"
-        rows = self._read(sql + (" WHERE kind=?" if kind else "") + " ORDER BY kind, item_id, stage",
-                          (kind,) if kind else ())
+        rows = self._read(
+            sql + (" WHERE kind=?" if kind else "") + " ORDER BY kind, item_id, stage",
+            (kind,) if kind else (),
+        )
         return [(k, i, s, st, json.loads(d) if d else None) for k, i, s, st, d in rows]
 
     # -- actions ---------------------------------------------------------------------------------
 
-    def begin_action(self, step: str, kind: str, target: str, intent: dict[str, Any],
-                     undo: dict[str, Any] | None = None) -> int:
+    def begin_action(
+        self, step: str, kind: str, target: str, intent: dict[str, Any], undo: dict[str, Any] | None = None
+    ) -> int:
         """Write the intent of a mutating request before it is sent; returns the action id."""
         return int(
             self._write(
-                lambda db: db.execute(
-                    "INSERT INTO actions(step, kind, target, intent, undo, started_at) VALUES (?,?,?,?,?,?)",
-                    (step, kind, target, json.dumps(intent), json.dumps(undo) if undo else None, now()),
-                ).lastrowid
+                lambda db: (
+                    db.execute(
+                        "INSERT INTO actions(step, kind, target, intent, undo, started_at) "
+                        "VALUES (?,?,?,?,?,?)",
+                        (step, kind, target, json.dumps(intent), json.dumps(undo) if undo else None, now()),
+                    ).lastrowid
+                )
             )
         )
 
-    def finish_action(self, action_id: int, outcome: str, detail: dict[str, Any] | None = None,
-                      task_id: str | None = None, id_map: dict[str, tuple[str, str]] | None = None) -> None:
+    def finish_action(
+        self,
+        action_id: int,
+        outcome: str,
+        detail: dict[str, Any] | None = None,
+        task_id: str | None = None,
+        id_map: dict[str, tuple[str, str]] | None = None,
+    ) -> None:
         """Write an action's outcome, and any source-to-destination ids it produced, in one transaction."""
 
         def write(db: sqlite3.Connection) -> None:
             db.execute(
-                "UPDATE actions SET outcome=?, detail=?, task_id=COALESCE(?, task_id), finished_at=? WHERE id=?",
+                "UPDATE actions SET outcome=?, detail=?, task_id=COALESCE(?, task_id), finished_at=? "
+                "WHERE id=?",
                 (outcome, json.dumps(detail) if detail is not None else None, task_id, now(), action_id),
             )
             for source_id, (kind, destination_id) in (id_map or {}).items():
@@ -489,8 +527,10 @@ class Journal:
 
     def actions(self, limit: int | None = None, step: str | None = None) -> list[Action]:
         """Actions, newest first."""
-        sql = ("SELECT id, step, kind, target, intent, undo, outcome, detail, task_id, started_at, finished_at "
-               "FROM actions")
+        sql = (
+            "SELECT id, step, kind, target, intent, undo, outcome, detail, task_id, started_at, finished_at "
+            "FROM actions"
+        )
         params: tuple[Any, ...] = ()
         if step:
             sql += " WHERE step=?"
@@ -499,8 +539,19 @@ class Journal:
         if limit:
             sql += f" LIMIT {int(limit)}"
         return [
-            Action(i, s, k, t, json.loads(it), json.loads(u) if u else None, o, json.loads(d) if d else None,
-                   tid, sa, fa)
+            Action(
+                i,
+                s,
+                k,
+                t,
+                json.loads(it),
+                json.loads(u) if u else None,
+                o,
+                json.loads(d) if d else None,
+                tid,
+                sa,
+                fa,
+            )
             for i, s, k, t, it, u, o, d, tid, sa, fa in self._read(sql, params)
         ]
 

@@ -65,7 +65,9 @@ def backend_status(backend: keyring.backend.KeyringBackend | None = None) -> Bac
     try:
         kr.get_password(SERVICE, _PROBE)
     except keyring.errors.KeyringLocked:
-        return BackendStatus(False, name, "the keyring is locked: unlock it (your desktop's keyring) and try again")
+        return BackendStatus(
+            False, name, "the keyring is locked: unlock it (your desktop's keyring) and try again"
+        )
     except Exception as exc:  # any backend failure means it cannot keep our keys
         return BackendStatus(False, name, f"the keyring does not answer ({type(exc).__name__}: {exc})")
     return BackendStatus(True, name)
@@ -97,8 +99,10 @@ class KeyStore:
     def _require(self) -> None:
         status = self.status()
         if not status.usable:
-            raise KeyStoreError(f"The API key cannot be stored: {status.reason}. Set {ENV_VARS['source']} / "
-                                f"{ENV_VARS['destination']} instead, or enter the key each session.")
+            raise KeyStoreError(
+                f"The API key cannot be stored: {status.reason}. Set {ENV_VARS['source']} / "
+                f"{ENV_VARS['destination']} instead, or enter the key each session."
+            )
 
     def get(self, url: str) -> str | None:
         """The stored key for an instance, or None (also when the keyring is unusable)."""

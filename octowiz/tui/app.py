@@ -17,7 +17,7 @@ from octowiz.journal import Journal, JournalError, journal_path
 from octowiz.tui.screens.connect import ConnectScreen
 from octowiz.tui.screens.dialogs import ConfirmDelete, DeleteChoice, NameDialog
 from octowiz.tui.screens.overview import OverviewData, OverviewScreen
-from octowiz.tui.screens.welcome import WelcomeChoice, WelcomeScreen
+from octowiz.tui.screens.welcome import WelcomeScreen
 from octowiz.tui.styles import css_path
 
 
@@ -65,7 +65,9 @@ class OctowizApp(App[None]):
         settings: dict[str, object] = {"name": name}
         sim = self.context.simulator
         if self.context.demo and sim is not None:
-            settings.update(source_url=getattr(sim, "server_url", ""), destination_url=getattr(sim, "cloud_url", ""))
+            settings.update(
+                source_url=getattr(sim, "server_url", ""), destination_url=getattr(sim, "cloud_url", "")
+            )
         self.journal = await asyncio.to_thread(Journal.create, path, settings)
         await self._run_steps()
 
@@ -75,7 +77,10 @@ class OctowizApp(App[None]):
         except JournalError as exc:
             return str(exc)
         if path.exists():
-            return f"A migration called '{name}' already exists: resume it from the list, or choose another name."
+            return (
+                f"A migration called '{name}' already exists: resume it from the list, "
+                "or choose another name."
+            )
         return ""
 
     async def _resume(self, name: str) -> None:
@@ -83,8 +88,11 @@ class OctowizApp(App[None]):
         self.journal = journal
         if journal.took_over_from:
             held = journal.took_over_from
-            self.notify(f"The last run (process {held.get('pid')} on {held.get('host')}) ended without closing "
-                        "the migration; its journal is intact and octowiz continues from it.", title="Resumed")
+            self.notify(
+                f"The last run (process {held.get('pid')} on {held.get('host')}) ended without closing "
+                "the migration; its journal is intact and octowiz continues from it.",
+                title="Resumed",
+            )
         await self._run_steps()
 
     async def _run_steps(self) -> None:
@@ -155,7 +163,9 @@ class OctowizApp(App[None]):
         except JournalError as exc:
             self.notify(str(exc), title="Not deleted", severity="error", timeout=15)
             return
-        self.notify(f"Deleted the migration '{name}'" + (" and forgot its keys." if choice.forget_keys else "."))
+        self.notify(
+            f"Deleted the migration '{name}'" + (" and forgot its keys." if choice.forget_keys else ".")
+        )
 
     @staticmethod
     def _statuses(journal: Journal) -> dict[str, str]:

@@ -14,5 +14,6 @@ def css_path() -> Path:
         if candidate.is_file():
             return candidate
     raise FileNotFoundError(
-        f"octowiz.tcss is missing from {_PACKAGE / 'styles'} and {_PACKAGE.parent / 'styles'}: reinstall octowiz."
+        f"octowiz.tcss is missing from {_PACKAGE / 'styles'} and {_PACKAGE.parent / 'styles'}: "
+        "reinstall octowiz."
     )

@@ -26,7 +26,8 @@ HOLD = """
 import sys
 from pathlib import Path
 from octowiz.journal import Journal
-j = Journal.create(Path(sys.argv[1]), {"name": "killed"}) if not Path(sys.argv[1]).exists() else Journal.open(Path(sys.argv[1]))
+j = Journal.create(Path(sys.argv[1]), {"name": "killed"}) if not Path(sys.argv[1]).exists() \
+else Journal.open(Path(sys.argv[1]))
 j.set_settings(source_url=sys.argv[2], destination_url=sys.argv[3], source_space_name="Default")
 j.set_step("connect", "in progress")
 print("holding", flush=True)
@@ -35,8 +36,12 @@ sys.stdin.read()
 
 
 def _hold(path: Path, sim: Simulator) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(path), sim.server_url, sim.cloud_url],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(path), sim.server_url, sim.cloud_url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "holding"
     return proc
 

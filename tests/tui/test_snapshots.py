@@ -55,8 +55,12 @@ def test_welcome_with_migrations(snap_compare: Any, tmp_path: Path) -> None:
     ctx = demo_context(tmp_path, sim)
     for name, done in (("acme-to-cloud", True), ("billing-wave", False)):
         with Journal.create(ctx.journal_path(name), {"name": name}) as j:
-            j.set_settings(source_url=sim.server_url, source_space_name="Default",
-                           destination_url=sim.cloud_url, destination_space_name="Default")
+            j.set_settings(
+                source_url=sim.server_url,
+                source_space_name="Default",
+                destination_url=sim.cloud_url,
+                destination_space_name="Default",
+            )
             j.set_step("connect", "done" if done else "in progress")
     assert snap_compare(_app(ctx), terminal_size=SIZE, run_before=settle)
 

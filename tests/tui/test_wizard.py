@@ -76,15 +76,20 @@ async def test_welcome_empty_then_new_walks_to_a_connected_migration(tmp_path: P
     ("role", "url", "key", "expected"),
     [
         ("source", "not a url at all", SERVER_ADMIN.api_key, "is not a web address: it contains spaces."),
-        ("source", "https://no-such-octopus.example.internal", SERVER_ADMIN.api_key,
-         "The host name no-such-octopus.example.internal could not be found"),
+        (
+            "source",
+            "https://no-such-octopus.example.internal",
+            SERVER_ADMIN.api_key,
+            "The host name no-such-octopus.example.internal could not be found",
+        ),
         ("source", None, "API-WRONGKEY00000000000000000", "did not accept the API key"),
         ("source", None, "not-a-key", "That is not an Octopus API key"),
         ("source", None, SERVER_READER.api_key, "The key's user lacks TaskCreate"),
     ],
 )
-async def test_connect_bad_input_says_what_to_do(tmp_path: Path, role: str, url: str | None, key: str,
-                                                 expected: str) -> None:
+async def test_connect_bad_input_says_what_to_do(
+    tmp_path: Path, role: str, url: str | None, key: str, expected: str
+) -> None:
     sim = Simulator(None, "demo")
     app = make_app(real_context(tmp_path, sim))
     async with app.run_test(size=SIZE) as pilot:
@@ -119,8 +124,10 @@ async def test_connect_too_old_server(tmp_path: Path) -> None:
         await _fill(pilot, "source", sim.server_url, SERVER_ADMIN.api_key)
         await _fill(pilot, "destination", sim.cloud_url, CLOUD_MANAGER.api_key)
         await _check(pilot)
-        assert "Octopus 2020.4.0 predates Project Export/Import, which arrived in 2021.1: upgrade it first." in _text(
-            app, "#source-result")
+        assert (
+            "Octopus 2020.4.0 predates Project Export/Import, which arrived in 2021.1: upgrade it first."
+            in _text(app, "#source-result")
+        )
 
 
 async def test_keys_go_to_the_keyring_and_resume_prefills_them(tmp_path: Path) -> None:
@@ -137,8 +144,10 @@ async def test_keys_go_to_the_keyring_and_resume_prefills_them(tmp_path: Path) -
         await pilot.click("#continue")
         await settle(pilot)
         assert isinstance(app.screen, OverviewScreen)
-    assert backend.secrets == {("octowiz", sim.server_url): SERVER_ADMIN.api_key,
-                               ("octowiz", sim.cloud_url): CLOUD_MANAGER.api_key}
+    assert backend.secrets == {
+        ("octowiz", sim.server_url): SERVER_ADMIN.api_key,
+        ("octowiz", sim.cloud_url): CLOUD_MANAGER.api_key,
+    }
     # A second migration from the same Server finds its key already there.
     app = make_app(real_context(tmp_path, sim, backend))
     async with app.run_test(size=SIZE) as pilot:
@@ -157,7 +166,9 @@ async def test_no_usable_keyring_warns_the_key_is_for_this_session(tmp_path: Pat
     import keyring.backends.fail
 
     sim = Simulator(None, "demo")
-    app = make_app(real_context(tmp_path, sim, keyring.backends.fail.Keyring()))
+    # keyring's fail.Keyring inherits an unannotated __init__ (a stub gap in keyring).
+    backend = keyring.backends.fail.Keyring()  # type: ignore[no-untyped-call]
+    app = make_app(real_context(tmp_path, sim, backend))
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await _new(pilot, "nokeyring")

@@ -20,10 +20,11 @@ from octowiz.sim.simulator import Simulator
 class MemoryKeyring(keyring.backend.KeyringBackend):
     """A real keyring backend that keeps secrets in memory (for tests that do not need the OS one)."""
 
-    priority = 1  # type: ignore[assignment]
+    priority = 1
 
     def __init__(self) -> None:
-        super().__init__()
+        # keyring's KeyringBackend.__init__ is unannotated (a stub gap in keyring).
+        super().__init__()  # type: ignore[no-untyped-call]
         self.secrets: dict[tuple[str, str], str] = {}
 
     def get_password(self, service: str, username: str) -> str | None:
@@ -58,21 +59,37 @@ def paths(tmp: Path) -> Paths:
     return Paths(state=tmp / "state", config=tmp / "config", logs=tmp / "logs")
 
 
-def real_context(tmp: Path, sim: Simulator, backend: keyring.backend.KeyringBackend | None = None,
-                 transport: httpx.AsyncBaseTransport | None = None) -> Context:
+def real_context(
+    tmp: Path,
+    sim: Simulator,
+    backend: keyring.backend.KeyringBackend | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Context:
     """octowiz as a user runs it against real instances (here: the simulator's hosts), keys in a keyring."""
     p = paths(tmp)
-    return Context(paths=p, migrations_dir=p.migrations, keystore=KeyStore(p.config, backend or MemoryKeyring()),
-                   transport=transport or sim.transport())
+    return Context(
+        paths=p,
+        migrations_dir=p.migrations,
+        keystore=KeyStore(p.config, backend or MemoryKeyring()),
+        transport=transport or sim.transport(),
+    )
 
 
 def demo_context(tmp: Path, sim: Simulator) -> Context:
     """octowiz --demo, with an in-memory simulator."""
     p = paths(tmp)
-    return Context(paths=p, migrations_dir=p.demo / "migrations", keystore=None, transport=sim.transport(),
-                   demo=True, simulator=sim,
-                   demo_keys={normalise_base_url(sim.server_url): SERVER_ADMIN.api_key,
-                              normalise_base_url(sim.cloud_url): CLOUD_MANAGER.api_key})
+    return Context(
+        paths=p,
+        migrations_dir=p.demo / "migrations",
+        keystore=None,
+        transport=sim.transport(),
+        demo=True,
+        simulator=sim,
+        demo_keys={
+            normalise_base_url(sim.server_url): SERVER_ADMIN.api_key,
+            normalise_base_url(sim.cloud_url): CLOUD_MANAGER.api_key,
+        },
+    )
 
 
 async def settle(pilot: Any) -> None:

@@ -56,8 +56,9 @@ class ConnectScreen(Screen[Connection]):
         Binding("ctrl+b", "back", "Back", tooltip="Back to the welcome screen", id="connect.back"),
     ]
 
-    def __init__(self, context: Context, journal: Journal, statuses: dict[str, str],
-                 settings: dict[str, object]) -> None:
+    def __init__(
+        self, context: Context, journal: Journal, statuses: dict[str, str], settings: dict[str, object]
+    ) -> None:
         super().__init__()
         self.context = context
         self.journal = journal
@@ -76,21 +77,34 @@ class ConnectScreen(Screen[Connection]):
         with Horizontal(id="connect-layout"):
             yield StepList(self.statuses, "connect", id="steps")
             with VerticalScroll(id="connect-body"):
-                yield Static(f"Migration [b]{self.settings.get('name', '')}[/b]: connect the Octopus Server "
-                             "you are leaving and the Octopus Cloud instance you are moving to.", id="connect-intro")
+                yield Static(
+                    f"Migration [b]{self.settings.get('name', '')}[/b]: connect the Octopus Server "
+                    "you are leaving and the Octopus Cloud instance you are moving to.",
+                    id="connect-intro",
+                )
                 with Horizontal(id="connect-forms"):
-                    for role, title in (("source", "Octopus Server (source)"),
-                                        ("destination", "Octopus Cloud (destination)")):
+                    for role, title in (
+                        ("source", "Octopus Server (source)"),
+                        ("destination", "Octopus Cloud (destination)"),
+                    ):
                         with Vertical(classes="instance-form", id=f"{role}-form"):
                             yield Label(title, classes="form-title")
                             yield Label("URL")
-                            yield Input(placeholder="https://octopus.example.com" if role == "source"
-                                        else "https://your-company.octopus.app", id=f"{role}-url")
+                            yield Input(
+                                placeholder="https://octopus.example.com"
+                                if role == "source"
+                                else "https://your-company.octopus.app",
+                                id=f"{role}-url",
+                            )
                             yield Label("API key")
                             yield Input(password=True, placeholder="API-…", id=f"{role}-key")
                             yield Label("Space")
-                            yield Select([("Default", "Default")], value="Default", allow_blank=False,
-                                         id=f"{role}-space")
+                            yield Select(
+                                [("Default", "Default")],
+                                value="Default",
+                                allow_blank=False,
+                                id=f"{role}-space",
+                            )
                             yield Static("", id=f"{role}-result", classes="check-result")
                 yield Checkbox("Remember the API keys in the OS keyring", value=False, id="remember")
                 yield Static("", id="keyring-note")
@@ -124,9 +138,14 @@ class ConnectScreen(Screen[Connection]):
     def load_keys(self, source_url: object, destination_url: object) -> None:
         """Look up stored keys and the keyring's state (blocking) off the UI thread."""
         status = self.context.keystore.status() if self.context.keystore else None
-        src, src_from = self.context.key_for(str(source_url or ""), "source") if source_url else (None, "none")
-        dst, dst_from = (self.context.key_for(str(destination_url or ""), "destination") if destination_url
-                         else (None, "none"))
+        src, src_from = (
+            self.context.key_for(str(source_url or ""), "source") if source_url else (None, "none")
+        )
+        dst, dst_from = (
+            self.context.key_for(str(destination_url or ""), "destination")
+            if destination_url
+            else (None, "none")
+        )
         self.post_message(KeysLoaded(src, src_from, dst, dst_from, status))
 
     def on_keys_loaded(self, message: KeysLoaded) -> None:
@@ -145,17 +164,26 @@ class ConnectScreen(Screen[Connection]):
         self.keyring_usable = bool(status and status.usable)
         remember.value = self.keyring_usable
         remember.disabled = not self.keyring_usable
-        found = [f"{r} key from the {src}" for r, src in (("source", message.source_from),
-                                                          ("destination", message.destination_from))
-                 if src in ("keyring", "environment")]
+        found = [
+            f"{r} key from the {src}"
+            for r, src in (("source", message.source_from), ("destination", message.destination_from))
+            if src in ("keyring", "environment")
+        ]
         if self.keyring_usable:
-            note.update("Keys are stored only in the OS keyring, under the instance's URL."
-                        + (f" Using the {' and '.join(found)}." if found else ""))
+            note.update(
+                "Keys are stored only in the OS keyring, under the instance's URL."
+                + (f" Using the {' and '.join(found)}." if found else "")
+            )
         else:
             reason = status.reason if status else "no keyring"
-            note.update(Text(f"▲ No usable OS keyring ({reason}): the keys will be kept for this session only and "
-                             "will NOT be remembered. Set OCTOWIZ_SOURCE_API_KEY / OCTOWIZ_DESTINATION_API_KEY to "
-                             "avoid typing them.", style="yellow"))
+            note.update(
+                Text(
+                    f"▲ No usable OS keyring ({reason}): the keys will be kept for this session only and "
+                    "will NOT be remembered. Set OCTOWIZ_SOURCE_API_KEY / OCTOWIZ_DESTINATION_API_KEY to "
+                    "avoid typing them.",
+                    style="yellow",
+                )
+            )
 
     # -- checking --------------------------------------------------------------------------------
 
@@ -226,8 +254,18 @@ class ConnectScreen(Screen[Connection]):
         if message.problems:
             pair.update(_render("Both together", [("error", p) for p in message.problems]))
         elif message.source.ok and message.destination.ok:
-            pair.update(_render("Both together", [("ok", f"Ready: Octopus {message.source.version} → "
-                                                        f"Octopus {message.destination.version}")]))
+            pair.update(
+                _render(
+                    "Both together",
+                    [
+                        (
+                            "ok",
+                            f"Ready: Octopus {message.source.version} → "
+                            f"Octopus {message.destination.version}",
+                        )
+                    ],
+                )
+            )
         else:
             pair.update("")
         ready = message.source.ok and message.destination.ok and not message.problems
@@ -275,12 +313,18 @@ class ConnectScreen(Screen[Connection]):
                 except KeyStoreError as exc:
                     warning = str(exc)
             self.context.session_keys[check.url] = key
-        names = {r: dict((sid, name) for sid, name in c.spaces).get(c.space_id, c.space_id)
-                 for r, c in (("source", source), ("destination", destination))}
+        names = {
+            r: dict((sid, name) for sid, name in c.spaces).get(c.space_id, c.space_id)
+            for r, c in (("source", source), ("destination", destination))
+        }
         self.journal.set_settings(
-            source_url=source.url, source_space=source.space_id, source_space_name=names["source"],
-            source_version=str(source.version), destination_url=destination.url,
-            destination_space=destination.space_id, destination_space_name=names["destination"],
+            source_url=source.url,
+            source_space=source.space_id,
+            source_space_name=names["source"],
+            source_version=str(source.version),
+            destination_url=destination.url,
+            destination_space=destination.space_id,
+            destination_space_name=names["destination"],
             destination_version=str(destination.version),
         )
         self.journal.set_step("connect", "done")
@@ -295,7 +339,7 @@ class ConnectScreen(Screen[Connection]):
 
     def action_back(self) -> None:
         if not self.checking:
-            self.dismiss(None)  # type: ignore[arg-type]
+            self.dismiss(None)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "back":

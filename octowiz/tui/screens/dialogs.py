@@ -68,10 +68,16 @@ class ConfirmDelete(ModalScreen[DeleteChoice | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
             yield Label(f"Delete the migration '{self.migration}'?", classes="dialog-title")
-            yield Static("Its journal (what was done, and how to undo it) is deleted from this machine. Neither "
-                         "Octopus instance is changed.")
-            yield Checkbox("Also forget the API keys stored for " + (", ".join(self.urls) or "its instances"),
-                           value=False, id="forget", disabled=not self.keys_stored)
+            yield Static(
+                "Its journal (what was done, and how to undo it) is deleted from this machine. Neither "
+                "Octopus instance is changed."
+            )
+            yield Checkbox(
+                "Also forget the API keys stored for " + (", ".join(self.urls) or "its instances"),
+                value=False,
+                id="forget",
+                disabled=not self.keys_stored,
+            )
             with Horizontal(classes="dialog-actions"):
                 yield Button("Delete", id="confirm", variant="error")
                 yield Button("Cancel", id="cancel", variant="primary")

@@ -34,7 +34,13 @@ class OverviewScreen(Screen[str]):
 
     BINDINGS = [
         Binding("escape", "leave", "Back", tooltip="Back to the welcome screen", id="overview.back"),
-        Binding("c", "step('connect')", "Connect", tooltip="Check or change the connections", id="overview.connect"),
+        Binding(
+            "c",
+            "step('connect')",
+            "Connect",
+            tooltip="Check or change the connections",
+            id="overview.connect",
+        ),
     ]
 
     def __init__(self, context: Context, data: OverviewData, *, review: bool) -> None:
@@ -48,8 +54,10 @@ class OverviewScreen(Screen[str]):
         if self.context.demo:
             yield demo_banner()
         if self.review:
-            yield Static("READ-ONLY REVIEW — nothing here changes either Octopus instance or the journal.",
-                         id="review-banner")
+            yield Static(
+                "READ-ONLY REVIEW — nothing here changes either Octopus instance or the journal.",
+                id="review-banner",
+            )
         with Horizontal(id="overview-layout"):
             yield StepList(self.data.statuses, None, id="steps")
             with VerticalScroll(id="overview-body"):
@@ -71,7 +79,9 @@ class OverviewScreen(Screen[str]):
         table.add_column("")
         table.add_column("Octopus Server (source)")
         table.add_column("Octopus Cloud (destination)")
-        table.add_row("URL", str(s.get("source_url", "not connected")), str(s.get("destination_url", "not connected")))
+        table.add_row(
+            "URL", str(s.get("source_url", "not connected")), str(s.get("destination_url", "not connected"))
+        )
         table.add_row("Space", str(s.get("source_space_name", "")), str(s.get("destination_space_name", "")))
         table.add_row("Version", str(s.get("source_version", "")), str(s.get("destination_version", "")))
         return table
@@ -80,16 +90,24 @@ class OverviewScreen(Screen[str]):
         remaining = [s.title for s in STEPS if self.data.statuses.get(s.id) != "done"]
         if remaining:
             return f"Remaining: {', '.join(remaining)}."
-        return ("Every step available in this version of octowiz is done. The readiness scan, waves, "
-                "Export/Import and the later steps arrive with the next capabilities.")
+        return (
+            "Every step available in this version of octowiz is done. The readiness scan, waves, "
+            "Export/Import and the later steps arrive with the next capabilities."
+        )
 
     def _actions(self) -> Table:
         table = Table(title="Last actions (journal)", expand=True)
         for col in ("#", "Step", "Action", "Target", "Outcome", "When"):
             table.add_column(col)
         for a in self.data.actions[:10]:
-            table.add_row(str(a.id), a.step, a.kind, a.target, a.outcome or "pending (no outcome recorded)",
-                          a.started_at.replace("T", " "))
+            table.add_row(
+                str(a.id),
+                a.step,
+                a.kind,
+                a.target,
+                a.outcome or "pending (no outcome recorded)",
+                a.started_at.replace("T", " "),
+            )
         if not self.data.actions:
             table.add_row("", "", "No changes were made to either instance yet.", "", "", "")
         return table

@@ -26,8 +26,10 @@ class WelcomeChoice:
 
 def demo_banner() -> Static:
     """The banner every demo screen shows."""
-    return Static("DEMO — the Octopus Server and Octopus Cloud here are simulated; nothing real is touched.",
-                  id="demo-banner")
+    return Static(
+        "DEMO — the Octopus Server and Octopus Cloud here are simulated; nothing real is touched.",
+        id="demo-banner",
+    )
 
 
 class WelcomeScreen(Screen[WelcomeChoice]):
@@ -35,11 +37,23 @@ class WelcomeScreen(Screen[WelcomeChoice]):
 
     BINDINGS = [
         Binding("n", "new", "New", tooltip="Start a new migration", id="welcome.new"),
-        Binding("r", "resume", "Resume", tooltip="Continue the highlighted migration where it stopped",
-                id="welcome.resume"),
-        Binding("v", "review", "Review", tooltip="Look at the highlighted migration without changing anything",
-                id="welcome.review"),
-        Binding("d", "delete", "Delete", tooltip="Delete the highlighted migration's journal", id="welcome.delete"),
+        Binding(
+            "r",
+            "resume",
+            "Resume",
+            tooltip="Continue the highlighted migration where it stopped",
+            id="welcome.resume",
+        ),
+        Binding(
+            "v",
+            "review",
+            "Review",
+            tooltip="Look at the highlighted migration without changing anything",
+            id="welcome.review",
+        ),
+        Binding(
+            "d", "delete", "Delete", tooltip="Delete the highlighted migration's journal", id="welcome.delete"
+        ),
         Binding("q", "app.quit", "Quit", tooltip="Leave octowiz", id="welcome.quit"),
     ]
 
@@ -53,8 +67,10 @@ class WelcomeScreen(Screen[WelcomeChoice]):
         if self.context.demo:
             yield demo_banner()
         with Vertical(id="welcome-body"):
-            yield Static("Move a self-hosted Octopus Server to Octopus Cloud, in phases, resumably, with evidence.",
-                         id="welcome-intro")
+            yield Static(
+                "Move a self-hosted Octopus Server to Octopus Cloud, in phases, resumably, with evidence.",
+                id="welcome-intro",
+            )
             yield Static("Reading the migrations on this machine…", id="welcome-empty")
             yield DataTable(id="migrations", cursor_type="row", zebra_stripes=True)
             with Horizontal(id="welcome-actions"):
@@ -68,7 +84,9 @@ class WelcomeScreen(Screen[WelcomeChoice]):
         self.title = "octowiz"
         self.sub_title = "demo" if self.context.demo else "Octopus Server → Octopus Cloud"
         table = self.query_one(DataTable)
-        table.add_columns("Migration", "From (Octopus Server)", "To (Octopus Cloud)", "Progress", "Last activity")
+        table.add_columns(
+            "Migration", "From (Octopus Server)", "To (Octopus Cloud)", "Progress", "Last activity"
+        )
         table.display = False
         self._set_buttons()
         self.load()
@@ -83,17 +101,25 @@ class WelcomeScreen(Screen[WelcomeChoice]):
         table = self.query_one(DataTable)
         table.clear()
         for m in self.migrations:
-            progress = m.error and "unreadable" or f"{m.done}/{m.total}" + (
-                f" · next: {_title(m.next_step)}" if m.next_step else " · complete")
+            progress = (
+                m.error
+                and "unreadable"
+                or f"{m.done}/{m.total}"
+                + (f" · next: {_title(m.next_step)}" if m.next_step else " · complete")
+            )
             table.add_row(m.name, m.source, m.destination, progress, _when(m.last_activity), key=m.name)
         empty = self.query_one("#welcome-empty", Static)
         if not self.migrations:
             empty.update("No migrations yet. Press N (or New migration) to start one.")
         else:
             last = self.migrations[0]
-            where = f"stopped at {_title(last.next_step)}" if last.next_step else "has every available step done"
-            empty.update(f"Your migrations, most recent first. The last one, [b]{last.name}[/b], {where}: press R "
-                         "to resume it.")
+            where = (
+                f"stopped at {_title(last.next_step)}" if last.next_step else "has every available step done"
+            )
+            empty.update(
+                f"Your migrations, most recent first. The last one, [b]{last.name}[/b], {where}: press R "
+                "to resume it."
+            )
         table.display = bool(self.migrations)
         if self.migrations:
             table.focus()

@@ -22,7 +22,9 @@ class StepList(Static):
     StepList { width: 28; padding: 1 2; }
     """
 
-    def __init__(self, statuses: dict[str, str] | None = None, current: str | None = None, **kw: object) -> None:
+    def __init__(
+        self, statuses: dict[str, str] | None = None, current: str | None = None, **kw: object
+    ) -> None:
         super().__init__(**kw)  # type: ignore[arg-type]
         self.statuses = statuses or {}
         self.current = current
