@@ -174,4 +174,5 @@ def _title(step_id: str | None) -> str:
 
 
 def _when(stamp: str) -> str:
-    return stamp.replace("T", " ").replace("+00:00", " UTC") if stamp else ""
+    """``2026-11-20T09:30:00+00:00`` as ``2026-11-20 09:30 UTC`` (short enough for the table)."""
+    return f"{stamp[:10]} {stamp[11:16]} UTC" if len(stamp) >= 16 else stamp
