@@ -90,6 +90,15 @@ def _build_parser() -> argparse.ArgumentParser:
         "--destination-space", default=None, help="space name or id (default: the default space)"
     )
 
+    scan = sub.add_parser(
+        "scan",
+        help="the readiness scan, without the wizard",
+        description="Scan the source Server (and the destination) for everything that will not work in Octopus "
+        "Cloud, record the result in the migration's journal, and print it. Read-only on both instances.",
+    )
+    scan.add_argument("name", nargs="?", help="the migration (default: the most recent)")
+    scan.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+
     status = sub.add_parser(
         "status",
         help="what the journal knows about a migration",
@@ -273,6 +282,45 @@ def _cmd_new(args: argparse.Namespace) -> int:
         ctx.close()
 
 
+def _migration_path(ctx: Any, name: str | None, *, demo_default: bool = False) -> Path | None:
+    """The named migration's journal, or the most recent one; in the demo, one is created if none exists."""
+    from octowiz.journal import Journal, list_migrations
+
+    if name:
+        return Path(ctx.journal_path(name))
+    found = list(list_migrations(ctx.migrations_dir))
+    if found:
+        return found[0]
+    if demo_default and ctx.demo and ctx.simulator is not None:
+        path = Path(ctx.journal_path("demo"))
+        with Journal.create(path, {"name": "demo"}) as journal:
+            journal.set_settings(source_url=ctx.simulator.server_url, source_space="Spaces-1",
+                                 source_space_name="Default", destination_url=ctx.simulator.cloud_url,
+                                 destination_space="Spaces-1", destination_space_name="Default")
+            journal.set_step("connect", "done")
+        return path
+    print("There are no migrations yet: start one with 'octowiz' or 'octowiz new'.", file=sys.stderr)
+    return None
+
+
+def _cmd_scan(args: argparse.Namespace) -> int:
+    from octowiz.engine.scanning import format_scan, run_readiness
+    from octowiz.journal import Journal
+
+    ctx = _context(args)
+    try:
+        path = _migration_path(ctx, args.name, demo_default=True)
+        if path is None:
+            return EXIT_FAILED
+        with Journal.open(path) as journal:
+            result = asyncio.run(run_readiness(ctx, journal))
+            journal.set_step("differences", "done" if not result.counts()["blocker"] else "needs attention")
+        print(format_scan(result, args.format))
+        return EXIT_OK
+    finally:
+        ctx.close()
+
+
 def _cmd_status(args: argparse.Namespace) -> int:
     from octowiz.engine.steps import STEPS
     from octowiz.journal import Journal, list_migrations, migration_name
@@ -386,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.reset and not args.demo:
         parser.error("--reset only goes with --demo")
-    commands = {"sim": _cmd_sim, "keys": _cmd_keys, "new": _cmd_new, "status": _cmd_status}
+    commands = {"sim": _cmd_sim, "keys": _cmd_keys, "new": _cmd_new, "status": _cmd_status, "scan": _cmd_scan}
     try:
         return commands.get(args.command or "", _cmd_wizard)(args)
     except (JournalError, OctopusError, KeyStoreError) as exc:

@@ -21,7 +21,10 @@ class Step:
 
 
 #: Every step that exists, in the order a migration takes them.
-STEPS: tuple[Step, ...] = (Step("connect", "Connect"),)
+STEPS: tuple[Step, ...] = (
+    Step("connect", "Connect"),
+    Step("differences", "Differences"),
+)
 
 STEP_IDS = tuple(s.id for s in STEPS)
 

@@ -27,7 +27,7 @@ from typing import Any
 from octowiz import __version__
 
 #: The schema this octowiz writes. Older journals are migrated forward on open.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 STEP_STATUSES = ("not started", "in progress", "needs attention", "done")
 
@@ -94,8 +94,21 @@ def _v2(db: sqlite3.Connection) -> None:
     )
 
 
+def _v3(db: sqlite3.Connection) -> None:
+    # Scan results (readiness, connectivity, users) with the time they were measured.
+    _script(
+        db,
+        """
+        CREATE TABLE scans (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, at TEXT NOT NULL, result TEXT NOT NULL
+        );
+        CREATE INDEX scans_kind ON scans(kind, id)
+        """,
+    )
+
+
 #: ``MIGRATIONS[i]`` takes a journal from schema ``i`` to ``i + 1``.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
 assert len(MIGRATIONS) == SCHEMA_VERSION
 
 
@@ -554,6 +567,21 @@ class Journal:
             )
             for i, s, k, t, it, u, o, d, tid, sa, fa in self._read(sql, params)
         ]
+
+    # -- scans -----------------------------------------------------------------------------------
+
+    def record_scan(self, kind: str, result: dict[str, Any], at: str | None = None) -> None:
+        """Store a scan's result (readiness, connectivity, users) with when it was measured."""
+        self._write(
+            lambda db: db.execute(
+                "INSERT INTO scans(kind, at, result) VALUES (?, ?, ?)", (kind, at or now(), json.dumps(result))
+            )
+        )
+
+    def latest_scan(self, kind: str) -> tuple[str, dict[str, Any]] | None:
+        """The newest scan of a kind: ``(at, result)``, or None."""
+        rows = self._read("SELECT at, result FROM scans WHERE kind=? ORDER BY id DESC LIMIT 1", (kind,))
+        return (str(rows[0][0]), json.loads(rows[0][1])) if rows else None
 
     def id_map(self, kind: str | None = None) -> dict[str, str]:
         """Source id → destination id."""

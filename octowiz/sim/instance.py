@@ -857,14 +857,18 @@ class _Ctx:
             errors.append("The trigger filter type is required.")
         if not action.get("ActionType"):
             errors.append("The trigger action type is required.")
-        for env in list(filt.get("EnvironmentIds") or []) + list(action.get("EnvironmentIds") or []):
-            if self.store.get("environments", env) is None:
+        # DeployNewRelease names one ``EnvironmentId``; DeployLatestRelease ``SourceEnvironmentIds``.
+        envs = [*(filt.get("EnvironmentIds") or []), *(action.get("EnvironmentIds") or [])]
+        envs += [*(action.get("SourceEnvironmentIds") or []), action.get("EnvironmentId")]
+        for env in envs:
+            if env and self.store.get("environments", env) is None:
                 errors.append(f"The environment '{env}' was not found.")
         for key in ("RunbookId", "ChannelId", "SourceEnvironmentId", "DestinationEnvironmentId"):
             value = action.get(key)
             coll = {"RunbookId": "runbooks", "ChannelId": "channels"}.get(key, "environments")
             if value and self.store.get(coll, value) is None:
-                errors.append(f"The {key[:-2].lower()} '{value}' was not found.")
+                noun = "environment" if coll == "environments" else key[:-2].lower()
+                errors.append(f"The {noun} '{value}' was not found.")
         if errors:
             raise ApiError(400, "There was a problem with your request.", errors)
 

@@ -14,7 +14,10 @@ from octowiz import __version__
 from octowiz.engine.context import Context
 from octowiz.engine.steps import next_step
 from octowiz.journal import Journal, JournalError, journal_path
+from octowiz.engine.readiness import ScanResult
+from octowiz.engine.scanning import latest_readiness
 from octowiz.tui.screens.connect import ConnectScreen
+from octowiz.tui.screens.differences import DifferencesScreen
 from octowiz.tui.screens.dialogs import ConfirmDelete, DeleteChoice, NameDialog
 from octowiz.tui.screens.overview import OverviewData, OverviewScreen
 from octowiz.tui.screens.welcome import WelcomeScreen
@@ -114,6 +117,20 @@ class OctowizApp(App[None]):
                     return
                 step = await asyncio.to_thread(lambda: next_step(self._statuses(journal)))
                 continue
+            if step == "differences":
+
+                def enter_differences() -> tuple[dict[str, str], ScanResult | None]:
+                    if journal.step_status("differences") != "done":
+                        journal.set_step("differences", "in progress")
+                    return self._statuses(journal), latest_readiness(journal)
+
+                statuses, latest = await asyncio.to_thread(enter_differences)
+                outcome = await self.push_screen_wait(DifferencesScreen(self.context, journal, statuses, latest))
+                if outcome != "done":
+                    return
+                await asyncio.to_thread(journal.set_step, "differences", "done")
+                step = await asyncio.to_thread(lambda: next_step(self._statuses(journal)))
+                continue
             data = await asyncio.to_thread(self._overview, journal)
             chosen = await self.push_screen_wait(OverviewScreen(self.context, data, review=False))
             if chosen == "welcome":
@@ -121,12 +138,24 @@ class OctowizApp(App[None]):
             step = chosen
 
     async def _review(self, name: str) -> None:
-        def read() -> OverviewData:
-            with Journal.open(self.context.journal_path(name), lock=False) as journal:
-                return self._overview(journal)
+        path = self.context.journal_path(name)
 
-        data = await asyncio.to_thread(read)
-        await self.push_screen_wait(OverviewScreen(self.context, data, review=True))
+        def read() -> tuple[OverviewData, ScanResult | None]:
+            with Journal.open(path, lock=False) as journal:
+                return self._overview(journal), latest_readiness(journal)
+
+        data, latest = await asyncio.to_thread(read)
+        while True:
+            chosen = await self.push_screen_wait(OverviewScreen(self.context, data, review=True))
+            if chosen != "differences":
+                return
+            journal = await asyncio.to_thread(Journal.open, path, lock=False)
+            try:
+                await self.push_screen_wait(
+                    DifferencesScreen(self.context, journal, data.statuses, latest, review=True)
+                )
+            finally:
+                await asyncio.to_thread(journal.close)
 
     async def _delete(self, name: str) -> None:
         path = self.context.journal_path(name)

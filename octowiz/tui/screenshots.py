@@ -60,8 +60,8 @@ async def shoot(out: Path) -> list[Path]:
             save("connect-checked")
             await pilot.press("enter")  # Continue has the focus once both instances check out
             await _settle(pilot)
-            save("overview")
-            await pilot.press("escape")
+            save("differences")  # the readiness scan runs at once, read-only
+            await pilot.press("ctrl+b")
             await _settle(pilot)
             save("welcome")
             await pilot.press("v")

@@ -13,7 +13,7 @@ from octowiz.sim.keys import CLOUD_MANAGER, SERVER_ADMIN, SERVER_READER
 from octowiz.sim.simulator import Simulator
 from octowiz.tui.app import make_app
 from octowiz.tui.screens.connect import ConnectScreen
-from octowiz.tui.screens.overview import OverviewScreen
+from octowiz.tui.screens.differences import DifferencesScreen
 from octowiz.tui.screens.welcome import WelcomeScreen
 from tests.tui.tuikit import MemoryKeyring, demo_context, real_context, settle
 
@@ -64,7 +64,10 @@ async def test_welcome_empty_then_new_walks_to_a_connected_migration(tmp_path: P
         assert "Ready: Octopus 2024.2.9220 → Octopus 2026.3.4482" in _text(app, "#pair-result")
         await pilot.click("#continue")
         await settle(pilot)
-        assert isinstance(app.screen, OverviewScreen)
+        # On to the next step: the readiness scan runs at once (read-only) and shows its findings.
+        assert isinstance(app.screen, DifferencesScreen)
+        assert "Scanned" in str(app.screen.query_one("#scan-summary", Static).render())
+        assert app.screen.query_one("#findings", DataTable).row_count > 0
     with Journal.open(ctx.journal_path("acme"), lock=False) as journal:
         assert journal.step_status("connect") == "done"
         s = journal.settings
@@ -143,7 +146,7 @@ async def test_keys_go_to_the_keyring_and_resume_prefills_them(tmp_path: Path) -
         await _check(pilot)
         await pilot.click("#continue")
         await settle(pilot)
-        assert isinstance(app.screen, OverviewScreen)
+        assert isinstance(app.screen, DifferencesScreen)
     assert backend.secrets == {
         ("octowiz", sim.server_url): SERVER_ADMIN.api_key,
         ("octowiz", sim.cloud_url): CLOUD_MANAGER.api_key,

@@ -67,6 +67,7 @@ class OverviewScreen(Screen[str]):
                 with Horizontal(id="overview-buttons"):
                     if not self.review:
                         yield Button("Connect", id="connect", variant="primary")
+                    yield Button("Differences", id="differences")
                     yield Button("Back", id="back")
         yield Footer()
 
@@ -117,6 +118,9 @@ class OverviewScreen(Screen[str]):
             return not self.review
         return True
 
+    def action_differences(self) -> None:
+        self.dismiss("differences")
+
     def action_step(self, step: str) -> None:
         self.dismiss(step)
 
@@ -126,6 +130,10 @@ class OverviewScreen(Screen[str]):
     @on(Button.Pressed, "#connect")
     def _connect(self) -> None:
         self.dismiss("connect")
+
+    @on(Button.Pressed, "#differences")
+    def _differences(self) -> None:
+        self.dismiss("differences")
 
     @on(Button.Pressed, "#back")
     def _back(self) -> None:

@@ -1,0 +1,68 @@
+"""Run the readiness scan for a migration and record it in the journal."""
+
+from __future__ import annotations
+
+import asyncio
+
+from octowiz.engine.context import Context
+from octowiz.engine.inventory import collect
+from octowiz.engine.readiness import ScanResult, scan
+from octowiz.engine.session import clients
+from octowiz.journal import Journal
+
+
+async def run_readiness(context: Context, journal: Journal) -> ScanResult:
+    """Collect the inventory (read-only on both instances), run the rules, store the result."""
+    settings = await asyncio.to_thread(lambda: journal.settings)
+    async with clients(context, settings) as (source, destination):
+        inventory = await collect(source, destination)
+    result = await asyncio.to_thread(scan, inventory)  # CPU-bound on large instances: off the event loop
+    await asyncio.to_thread(journal.record_scan, "readiness", result.to_dict(), result.at)
+    return result
+
+
+def latest_readiness(journal: Journal) -> ScanResult | None:
+    """The last readiness scan recorded in a journal (blocking)."""
+    found = journal.latest_scan("readiness")
+    return ScanResult.from_dict(found[1]) if found else None
+
+
+def format_scan(result: ScanResult, fmt: str) -> str:
+    """A scan as text, markdown or JSON."""
+    import json
+
+    if fmt == "json":
+        return json.dumps(result.to_dict(), indent=2)
+    counts = result.counts()
+    head = (f"Readiness scan of {len(result.projects)} projects at {result.at}: {counts['blocker']} blocker(s), "
+            f"{counts['warning']} warning(s), {counts['info']} note(s) ({result.requests} requests, "
+            f"{result.seconds:.1f} s).")
+    tally = {s: sum(1 for p in result.projects if p.status == s) for s in ("ready", "needs attention", "blocked")}
+    if fmt == "markdown":
+        out = [f"# Readiness", "", head, "",
+               f"Projects: {tally['ready']} ready, {tally['needs attention']} need attention, "
+               f"{tally['blocked']} blocked.", "", "## Findings", ""]
+        for f in result.findings:
+            out.append(f"### [{f.severity}] {f.title} (`{f.rule}`)")
+            out += ["", f.why, "", f"**What to do:** {f.action} ([docs]({f.doc}))", ""]
+            out += [f"- {i.kind} **{i.name}**" + (f": {i.detail}" if i.detail else "") for i in f.items[:50]]
+            if len(f.items) > 50:
+                out.append(f"- … and {len(f.items) - 50} more")
+            out.append("")
+        out += ["## Projects", "", "| Project | Readiness | Findings |", "|---|---|---|"]
+        out += [f"| {p.name} | {p.status} | {len(p.findings)} |" for p in result.projects]
+        return "\n".join(out)
+    out = [head, f"Projects: {tally['ready']} ready, {tally['needs attention']} need attention, "
+                 f"{tally['blocked']} blocked.", ""]
+    for f in result.findings:
+        out.append(f"[{f.severity.upper():7}] {f.title}  ({f.rule})")
+        out.append(f"          {f.why}")
+        out.append(f"          What to do: {f.action}")
+        for i in f.items[:10]:
+            out.append(f"          - {i.kind} {i.name}" + (f": {i.detail}" if i.detail else ""))
+        if len(f.items) > 10:
+            out.append(f"          - … and {len(f.items) - 10} more")
+        out.append(f"          {f.doc}")
+    out += ["", "Projects:"]
+    out += [f"  {p.status:16} {p.name}" for p in result.projects]
+    return "\n".join(out)

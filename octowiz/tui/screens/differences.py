@@ -1,0 +1,216 @@
+"""Differences: the readiness scan — everything that will not work in Octopus Cloud, per project, with evidence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Button, DataTable, Footer, Header, LoadingIndicator, Static, TabbedContent, TabPane
+
+from octowiz.engine.context import Context
+from octowiz.engine.readiness import Finding, ScanResult
+from octowiz.engine.scanning import run_readiness
+from octowiz.journal import Journal
+from octowiz.octopus.errors import OctopusError
+from octowiz.tui.screens.welcome import demo_banner
+from octowiz.tui.widgets.steps import StepList
+
+_SEVERITY = {"blocker": ("BLOCKER", "bold red"), "warning": ("warning", "yellow"), "info": ("note", "cyan")}
+_STATUS = {"blocked": "bold red", "needs attention": "yellow", "ready": "green"}
+
+
+@dataclass
+class ScanFinished(Message):
+    """A scan completed."""
+
+    result: ScanResult
+
+
+@dataclass
+class ScanFailed(Message):
+    """A scan could not run; ``sentence`` says why."""
+
+    sentence: str
+
+
+class DifferencesScreen(Screen[str]):
+    """Run and show the readiness scan. Dismisses ``done``, ``welcome`` or another step's id."""
+
+    BINDINGS = [
+        Binding("ctrl+r", "rescan", "Rescan", tooltip="Scan both instances again (read-only)", id="differences.rescan"),
+        Binding("escape", "cancel", "Cancel scan", tooltip="Stop the running scan", id="differences.cancel"),
+        Binding("ctrl+b", "back", "Back", tooltip="Back to the welcome screen", id="differences.back"),
+    ]
+
+    def __init__(self, context: Context, journal: Journal, statuses: dict[str, str],
+                 latest: ScanResult | None, *, review: bool = False) -> None:
+        super().__init__()
+        self.context = context
+        self.journal = journal
+        self.statuses = statuses
+        self.result = latest
+        self.review = review
+        self.scanning = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        if self.context.demo:
+            yield demo_banner()
+        with Horizontal(id="differences-layout"):
+            yield StepList(self.statuses, "differences", id="steps")
+            with Vertical(id="differences-body"):
+                yield Static("", id="scan-summary")
+                yield LoadingIndicator(id="scanning")
+                with TabbedContent(id="differences-tabs"):
+                    with TabPane("Findings", id="tab-findings"):
+                        yield DataTable(id="findings", cursor_type="row", zebra_stripes=True)
+                        yield Static("", id="finding-detail")
+                    with TabPane("Projects", id="tab-projects"):
+                        yield DataTable(id="projects", cursor_type="row", zebra_stripes=True)
+                with Horizontal(id="differences-actions"):
+                    if not self.review:
+                        yield Button("Rescan", id="rescan", variant="primary")
+                        yield Button("Continue", id="continue", variant="success")
+                    yield Button("Back", id="back")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "octowiz — Differences"
+        findings = self.query_one("#findings", DataTable)
+        findings.add_columns("Severity", "Finding", "About", "Rule")
+        self.query_one("#projects", DataTable).add_columns("Project", "Readiness", "Findings")
+        self.query_one("#scanning", LoadingIndicator).display = False
+        if self.result is not None:
+            self._show(self.result)
+        elif not self.review:
+            self.action_rescan()
+        else:
+            self.query_one("#scan-summary", Static).update("No readiness scan has been recorded for this migration.")
+
+    # -- scanning --------------------------------------------------------------------------------
+
+    def action_rescan(self) -> None:
+        if self.scanning or self.review:
+            return
+        self._set_scanning(True)
+        self.run_scan()
+
+    @work(exclusive=True, group="differences-scan", exit_on_error=False)
+    async def run_scan(self) -> None:
+        """Inventory both instances and run the rules (read-only); the rules run off the event loop."""
+        try:
+            result = await run_readiness(self.context, self.journal)
+        except OctopusError as exc:
+            self.post_message(ScanFailed(str(exc)))
+            return
+        self.post_message(ScanFinished(result))
+
+    def _set_scanning(self, on: bool) -> None:
+        self.scanning = on
+        self.query_one("#scanning", LoadingIndicator).display = on
+        for bid in ("rescan", "continue", "back"):
+            for button in self.query(f"#{bid}").results(Button):
+                button.disabled = on
+        if on:
+            self.query_one("#scan-summary", Static).update(
+                Text("Scanning the Server and the Cloud instance (read-only)…", style="italic"))
+
+    def on_scan_finished(self, message: ScanFinished) -> None:
+        self._set_scanning(False)
+        self.result = message.result
+        self._show(message.result)
+
+    def on_scan_failed(self, message: ScanFailed) -> None:
+        self._set_scanning(False)
+        self.query_one("#scan-summary", Static).update(Text(f"✘ The scan could not run: {message.sentence}",
+                                                            style="red"))
+
+    def action_cancel(self) -> None:
+        if self.scanning:
+            self.workers.cancel_group(self, "differences-scan")
+            self._set_scanning(False)
+            self.query_one("#scan-summary", Static).update("Scan cancelled: nothing was recorded.")
+
+    # -- showing ---------------------------------------------------------------------------------
+
+    def _show(self, result: ScanResult) -> None:
+        counts = result.counts()
+        tally = {s: sum(1 for p in result.projects if p.status == s) for s in ("ready", "needs attention", "blocked")}
+        summary = Text()
+        summary.append(f"Scanned {result.at.replace('T', ' ').replace('+00:00', ' UTC')} "
+                       f"({result.requests} requests, {result.seconds:.1f} s). ")
+        summary.append(f"{counts['blocker']} blocker(s)", style="bold red" if counts["blocker"] else "")
+        summary.append(f", {counts['warning']} warning(s), {counts['info']} note(s). Projects: ")
+        summary.append(f"{tally['ready']} ready", style="green")
+        summary.append(", ")
+        summary.append(f"{tally['needs attention']} need attention", style="yellow")
+        summary.append(", ")
+        summary.append(f"{tally['blocked']} blocked", style="bold red" if tally["blocked"] else "")
+        summary.append(".")
+        self.query_one("#scan-summary", Static).update(summary)
+        table = self.query_one("#findings", DataTable)
+        table.clear()
+        for index, f in enumerate(result.findings):
+            label, style = _SEVERITY.get(f.severity, (f.severity, ""))
+            about = f"{len(f.items)} item(s)" if len(f.items) != 1 else f.items[0].name
+            if f.everything:
+                about = "every project"
+            table.add_row(Text(label, style=style), f.title, about, f.rule, key=str(index))
+        projects = self.query_one("#projects", DataTable)
+        projects.clear()
+        for p in result.projects:
+            projects.add_row(p.name, Text(p.status, style=_STATUS.get(p.status, "")), str(len(p.findings)),
+                             key=p.project_id)
+        self._detail(result.findings[0] if result.findings else None)
+
+    def _detail(self, finding: Finding | None) -> None:
+        panel = self.query_one("#finding-detail", Static)
+        if finding is None:
+            panel.update("Nothing found: every project is ready.")
+            return
+        label, style = _SEVERITY.get(finding.severity, (finding.severity, ""))
+        text = Text()
+        text.append(f"{label}  ", style=style)
+        text.append(finding.title + "\n", style="bold")
+        text.append(f"Why: {finding.why}\n")
+        text.append(f"What to do: {finding.action}\n")
+        text.append(f"Docs: {finding.doc}\n", style="underline")
+        for item in finding.items[:12]:
+            text.append(f"  • {item.kind} {item.name}" + (f": {item.detail}" if item.detail else "") + "\n")
+        if len(finding.items) > 12:
+            text.append(f"  … and {len(finding.items) - 12} more\n")
+        panel.update(text)
+
+    @on(DataTable.RowHighlighted, "#findings")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if self.result is not None and event.row_key.value is not None:
+            self._detail(self.result.findings[int(event.row_key.value)])
+
+    # -- leaving ---------------------------------------------------------------------------------
+
+    def action_continue(self) -> None:
+        if self.result is not None and not self.scanning:
+            self.dismiss("done")
+
+    def action_back(self) -> None:
+        if not self.scanning:
+            self.dismiss("welcome")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "rescan":
+            return not self.review and not self.scanning
+        if action == "cancel":
+            return self.scanning
+        if action == "back":
+            return not self.scanning
+        return True
+
+    @on(Button.Pressed)
+    async def _pressed(self, event: Button.Pressed) -> None:
+        await self.run_action(str(event.button.id))
