@@ -60,6 +60,8 @@ class Inventory:
     packages: list[m.Package] = field(default_factory=list)
     triggers: list[m.ProjectTrigger] = field(default_factory=list)
     release_counts: dict[str, int] = field(default_factory=dict)  # by project id
+    #: project id -> the (action name, package reference name, version) its releases selected
+    release_packages: dict[str, set[tuple[str, str, str]]] = field(default_factory=dict)
     last_deployment: dict[str, str] = field(default_factory=dict)  # project id -> Created of the newest
     deployment_counts: dict[str, int] = field(default_factory=dict)
     built_in_worker_enabled: bool | None = None
@@ -75,9 +77,16 @@ class Inventory:
     def name_of(self, kind: str, item_id: str | None) -> str:
         """A readable name for an id (falls back to the id)."""
         pools: dict[str, list[Any]] = {
-            "project": self.projects, "environment": self.environments, "lifecycle": self.lifecycles,
-            "workerpool": self.worker_pools, "feed": self.feeds, "machine": self.machines, "worker": self.workers,
-            "user": self.users, "team": self.teams, "projectgroup": self.project_groups,
+            "project": self.projects,
+            "environment": self.environments,
+            "lifecycle": self.lifecycles,
+            "workerpool": self.worker_pools,
+            "feed": self.feeds,
+            "machine": self.machines,
+            "worker": self.workers,
+            "user": self.users,
+            "team": self.teams,
+            "projectgroup": self.project_groups,
         }
         for item in pools.get(kind, []):
             if item.id == item_id:
@@ -117,22 +126,35 @@ async def collect(source: OctopusClient, destination: OctopusClient | None = Non
         for item in data.get("Items") or []:
             sid = str(item.get("Id", ""))
             if sid.startswith("authentication-"):
-                values = await source.get_json(f"/api/configuration/{sid}/values", what="reading sign-in settings")
+                values = await source.get_json(
+                    f"/api/configuration/{sid}/values", what="reading sign-in settings"
+                )
                 out[sid] = bool(values.get("IsEnabled"))
         return out
 
     async def features() -> bool | None:
         return (await source.features()).is_built_in_worker_enabled
 
-    async def releases() -> tuple[dict[str, int], int]:
+    async def releases() -> tuple[dict[str, int], dict[str, set[tuple[str, str, str]]]]:
         counts: Counter[str] = Counter()
+        selected: dict[str, set[tuple[str, str, str]]] = {}
 
         def tally(items: list[Any]) -> list[None]:
-            counts.update(str(r.get("ProjectId")) for r in items)
+            for r in items:
+                pid = str(r.get("ProjectId"))
+                counts[pid] += 1
+                for s in r.get("SelectedPackages") or []:
+                    selected.setdefault(pid, set()).add(
+                        (
+                            str(s.get("ActionName") or ""),
+                            str(s.get("PackageReferenceName") or ""),
+                            str(s.get("Version") or ""),
+                        )
+                    )
             return []
 
         await source.collect(sp("releases"), tally, what="counting releases")
-        return dict(counts), sum(counts.values())
+        return dict(counts), selected
 
     async def deployments() -> tuple[dict[str, str], dict[str, int]]:
         newest: dict[str, str] = {}
@@ -149,7 +171,7 @@ async def collect(source: OctopusClient, destination: OctopusClient | None = Non
         await source.collect(sp("deployments"), tally, what="reading deployments")
         return newest, dict(counts)
 
-    results = await asyncio.gather(
+    results: list[Any] = await asyncio.gather(
         _part(inv, "authentication", auth(), []),
         _part(inv, "configuration", sections(), {}),
         _part(inv, "users", source.list_all("/api/users", m.User, what="listing users"), []),
@@ -168,16 +190,37 @@ async def collect(source: OctopusClient, destination: OctopusClient | None = Non
         _part(inv, "feeds", source.feeds(), []),
         _part(inv, "packages", source.packages(), []),
         _part(inv, "triggers", pages("projecttriggers", m.ProjectTrigger), []),
-        _part(inv, "releases", releases(), ({}, 0)),
+        _part(inv, "releases", releases(), ({}, {})),
         _part(inv, "deployments", deployments(), ({}, {})),
         _part(inv, "features", features(), None),
     )
-    (inv.auth_providers, inv.enabled_sections, inv.users, inv.teams, inv.projects, inv.project_groups,
-     inv.lifecycles, inv.environments, inv.channels, processes, inv.runbooks, runbook_processes, inv.machines,
-     inv.workers, inv.worker_pools, inv.feeds, inv.packages, inv.triggers, (inv.release_counts, _),
-     (inv.last_deployment, inv.deployment_counts), inv.built_in_worker_enabled) = results
+    (
+        inv.auth_providers,
+        inv.enabled_sections,
+        inv.users,
+        inv.teams,
+        inv.projects,
+        inv.project_groups,
+        inv.lifecycles,
+        inv.environments,
+        inv.channels,
+        processes,
+        inv.runbooks,
+        runbook_processes,
+        inv.machines,
+        inv.workers,
+        inv.worker_pools,
+        inv.feeds,
+        inv.packages,
+        inv.triggers,
+        (inv.release_counts, inv.release_packages),
+        (inv.last_deployment, inv.deployment_counts),
+        inv.built_in_worker_enabled,
+    ) = results
     inv.processes = {str(p.project_id): p for p in processes if p.project_id}
-    inv.runbook_processes = {str(p.runbook_id): p for p in runbook_processes if getattr(p, "runbook_id", None)}
+    inv.runbook_processes = {
+        str(p.runbook_id): p for p in runbook_processes if getattr(p, "runbook_id", None)
+    }
     if destination is not None:
         inv.destination = await _destination(inv, destination)
     inv.requests = source.request_count + (destination.request_count if destination else 0) - before

@@ -17,7 +17,7 @@ async def run_readiness(context: Context, journal: Journal) -> ScanResult:
     async with clients(context, settings) as (source, destination):
         inventory = await collect(source, destination)
     result = await asyncio.to_thread(scan, inventory)  # CPU-bound on large instances: off the event loop
-    await asyncio.to_thread(journal.record_scan, "readiness", result.to_dict(), result.at)
+    await asyncio.to_thread(lambda: journal.record_scan("readiness", result.to_dict(), result.at))
     return result
 
 

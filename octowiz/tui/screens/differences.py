@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -162,12 +163,20 @@ class DifferencesScreen(Screen[str]):
             if f.everything:
                 about = "every project"
             table.add_row(Text(label, style=style), f.title, about, f.rule, key=str(index))
+        self._detail(result.findings[0] if result.findings else None)
+        self._fill_projects(result)
+
+    @work(exclusive=True, group="differences-projects", exit_on_error=False)
+    async def _fill_projects(self, result: ScanResult) -> None:
+        """Thousands of projects go into the table in batches, yielding between them: the UI stays live."""
         projects = self.query_one("#projects", DataTable)
         projects.clear()
-        for p in result.projects:
-            projects.add_row(p.name, Text(p.status, style=_STATUS.get(p.status, "")), str(len(p.findings)),
-                             key=p.project_id)
-        self._detail(result.findings[0] if result.findings else None)
+        rows = [(p.name, Text(p.status, style=_STATUS.get(p.status, "")), str(len(p.findings)), p.project_id)
+                for p in result.projects]
+        for start in range(0, len(rows), 200):
+            for name, status, count, key in rows[start:start + 200]:
+                projects.add_row(name, status, count, key=key)
+            await asyncio.sleep(0)
 
     def _detail(self, finding: Finding | None) -> None:
         panel = self.query_one("#finding-detail", Static)

@@ -1,0 +1,141 @@
+"""The readiness scan of the `large` scenario over loopback with 20 ms latency, headless and in the TUI.
+
+The simulator runs in its own process (`octowiz sim --scenario large`). Printed side by side from one run:
+
+* the scan's requests beside the minimum needed (every collection read in pages of the client's page
+  size, or once through `/all`, plus discovery; no request per project): target ratio <= 1.5;
+* its wall time beside the minimum wall time (those pages / concurrency x latency);
+* the same scan run from the wizard's Differences screen, with the longest stall of the UI's event
+  loop while it runs (a timer that should fire every 10 ms measures how late it fires): target <= 100 ms.
+
+Usage: ``python benchmarks/scan.py [--latency-ms 20]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from octowiz.engine.context import Context
+from octowiz.engine.inventory import collect
+from octowiz.engine.readiness import scan
+from octowiz.journal import Journal
+from octowiz.octopus.client import OctopusClient
+from octowiz.paths import Paths
+from octowiz.sim.keys import CLOUD_MANAGER, SERVER_ADMIN
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _headless(server: str, cloud: str) -> tuple[int, float, int, dict[str, int]]:
+    async with OctopusClient(server, SERVER_ADMIN.api_key) as s, OctopusClient(cloud, CLOUD_MANAGER.api_key) as d:
+        await s.discover()
+        await d.discover()
+        start = time.perf_counter()
+        inv = await collect(s, d)
+        result = await asyncio.to_thread(scan, inv)
+        elapsed = time.perf_counter() - start
+        # What the bulk minimum is, from the sizes the scan found.
+        sizes = {
+            "projects": len(inv.projects), "deploymentprocesses": len(inv.processes), "machines": len(inv.machines),
+            "workers": len(inv.workers), "packages": len(inv.packages), "projecttriggers": len(inv.triggers),
+            "releases": sum(inv.release_counts.values()), "deployments": sum(inv.deployment_counts.values()),
+            "users": len(inv.users), "teams": len(inv.teams), "runbookprocesses": len(inv.runbook_processes),
+            "destination users": len(inv.destination.users) if inv.destination else 0,
+        }
+        return inv.requests, elapsed, len(result.findings), sizes
+
+
+async def _tui(server: str, cloud: str, tmp: Path) -> tuple[float, float, int]:
+    from octowiz.tui.app import make_app
+    from octowiz.tui.screens.differences import DifferencesScreen
+
+    paths = Paths(tmp / "state", tmp / "config", tmp / "logs")
+    ctx = Context(paths=paths, migrations_dir=paths.migrations, keystore=None,
+                  session_keys={server: SERVER_ADMIN.api_key, cloud: CLOUD_MANAGER.api_key})
+    with Journal.create(ctx.journal_path("bench"), {"name": "bench"}) as j:
+        j.set_settings(source_url=server, source_space="Spaces-1", destination_url=cloud, destination_space="Spaces-1")
+        j.set_step("connect", "done")
+    app = make_app(ctx)
+    worst = 0.0
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+
+        async def monitor() -> None:
+            nonlocal worst
+            while not stop.is_set():
+                before = loop.time()
+                await asyncio.sleep(0.01)
+                worst = max(worst, loop.time() - before - 0.01)
+
+        watcher = asyncio.create_task(monitor())
+        start = time.perf_counter()
+        await pilot.press("r")  # resume: on to the Differences step, whose scan starts at once
+        while not (isinstance(app.screen, DifferencesScreen) and app.screen.result is not None):
+            await asyncio.sleep(0.02)
+        elapsed = time.perf_counter() - start
+        stop.set()
+        await watcher
+        findings = len(app.screen.result.findings)
+    return elapsed, worst, findings
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    args = parser.parse_args()
+    ports = (_free_port(), _free_port())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "octowiz", "sim", "--scenario", "large", "--latency-ms", str(args.latency_ms),
+         "--server-port", str(ports[0]), "--cloud-port", str(ports[1])],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("Press Ctrl+C"):
+                break
+        server, cloud = f"http://127.0.0.1:{ports[0]}", f"http://127.0.0.1:{ports[1]}"
+        requests, elapsed, findings, sizes = asyncio.run(_headless(server, cloud))
+        with tempfile.TemporaryDirectory() as tmp:
+            tui_elapsed, stall, tui_findings = asyncio.run(_tui(server, cloud, Path(tmp)))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    page, conc = 100, 8
+    pages = sum(max(1, math.ceil(n / page)) for n in sizes.values())
+    # Discovery (root, spaces, space root on each side), the sign-in settings, features, and the /all lists.
+    fixed = 3 + 3 + 2 + 6 + 1 + 6 + 1
+    minimum = pages + fixed
+    min_wall = pages / conc * args.latency_ms / 1000
+    print(f"large scenario over loopback, {args.latency_ms:g} ms latency, page size {page}, concurrency {conc}")
+    print("collections: " + ", ".join(f"{k} {v}" for k, v in sizes.items()))
+    print(f"{'':26}{'requests':>10}{'wall s':>10}")
+    print(f"{'minimum (bulk only)':26}{minimum:>10}{min_wall:>10.3f}")
+    print(f"{'octowiz scan (headless)':26}{requests:>10}{elapsed:>10.3f}   {findings} findings")
+    print(f"{'octowiz scan (in the TUI)':26}{'':>10}{tui_elapsed:>10.3f}   {tui_findings} findings")
+    ratio = requests / minimum
+    print(f"requests ratio = {ratio:.2f} (target <= 1.5): {'PASS' if ratio <= 1.5 else 'OVER TARGET'}")
+    print(f"wall ratio = {elapsed / min_wall:.2f} of the minimum wall time")
+    print(f"longest event-loop stall in the TUI = {stall * 1000:.0f} ms (target <= 100 ms): "
+          f"{'PASS' if stall <= 0.1 else 'OVER TARGET'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
