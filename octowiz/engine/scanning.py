@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
+from collections.abc import AsyncIterator
 
 from octowiz.engine.context import Context
 from octowiz.engine.inventory import collect
@@ -11,12 +14,41 @@ from octowiz.engine.session import clients
 from octowiz.journal import Journal
 
 
+@contextlib.asynccontextmanager
+async def heap_kept_out_of_full_gc(interval: float = 0.05) -> AsyncIterator[None]:
+    """While a large inventory is read, keep what has been read out of the cyclic GC's full passes.
+
+    A full (generation 2) collection walks every tracked object; as thousands of models accumulate,
+    each pass grows (measured: 40 ms, then 100 ms, then 180 ms on the large scenario) and freezes the
+    UI's event loop. Freezing the heap every ``interval`` keeps each pass to what is new. The models are
+    freed by reference counting when the inventory is dropped, frozen or not; at the end the heap is
+    unfrozen so normal collection resumes.
+    """
+    stop = asyncio.Event()
+
+    async def keep_freezing() -> None:
+        while not stop.is_set():
+            gc.freeze()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+
+    task = asyncio.create_task(keep_freezing())
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+        gc.unfreeze()
+
+
 async def run_readiness(context: Context, journal: Journal) -> ScanResult:
     """Collect the inventory (read-only on both instances), run the rules, store the result."""
     settings = await asyncio.to_thread(lambda: journal.settings)
-    async with clients(context, settings) as (source, destination):
-        inventory = await collect(source, destination)
-    result = await asyncio.to_thread(scan, inventory)  # CPU-bound on large instances: off the event loop
+    async with heap_kept_out_of_full_gc():
+        async with clients(context, settings) as (source, destination):
+            inventory = await collect(source, destination)
+        result = await asyncio.to_thread(scan, inventory)  # CPU-bound on large instances: off the event loop
+        del inventory
     await asyncio.to_thread(lambda: journal.record_scan("readiness", result.to_dict(), result.at))
     return result
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import inspect
 import hashlib
 import logging
 import random
@@ -67,6 +68,23 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
+
+
+#: Pages with more items than this are validated on a thread, in chunks of this many.
+PARSE_INLINE = 16
+
+
+async def _maybe_await(value: R | Awaitable[R]) -> R:
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+def _validate_chunks(adapter: TypeAdapter[list[T]], items: list[Any]) -> list[T]:
+    out: list[T] = []
+    for start in range(0, len(items), PARSE_INLINE):
+        out.extend(adapter.validate_python(items[start : start + PARSE_INLINE]))
+    return out
 
 
 @functools.cache
@@ -505,7 +523,7 @@ class OctopusClient:
     async def collect(
         self,
         path: str,
-        parse: Callable[[list[Any]], list[R]],
+        parse: Callable[[list[Any]], list[R] | Awaitable[list[R]]],
         params: dict[str, Any] | None = None,
         what: str = "",
     ) -> list[list[R]]:
@@ -520,14 +538,14 @@ class OctopusClient:
         first = await self.get_json(path, {**base, "skip": 0, "take": take}, what)
         items = list(first.get("Items") or [])
         total = int(first.get("TotalResults") or 0)
-        out = [parse(items)]
+        out = [await _maybe_await(parse(items))]
         if len(items) >= total or not items:
             return out
         step = len(items)
 
         async def fetch(skip: int) -> list[R]:
             data = await self.get_json(path, {**base, "skip": skip, "take": take}, what)
-            return parse(list(data.get("Items") or []))
+            return await _maybe_await(parse(list(data.get("Items") or [])))
 
         out.extend(await asyncio.gather(*(fetch(s) for s in range(step, total, step))))
         return out
@@ -540,7 +558,16 @@ class OctopusClient:
         Duplicates can appear when the collection shifts while it is read; they are dropped by ``Id``.
         """
         adapter = _list_adapter(model)
-        pages = await self.collect(path, adapter.validate_python, params, what)
+
+        def parse(items: list[Any]) -> list[T] | Awaitable[list[T]]:
+            if len(items) <= PARSE_INLINE:
+                return adapter.validate_python(items)
+            # A page of big documents (deployment processes) takes tens of milliseconds to validate:
+            # do it on a thread, in small chunks, so the GIL is handed back to the UI's event loop
+            # between chunks and a scan never freezes the screen.
+            return asyncio.to_thread(_validate_chunks, adapter, items)
+
+        pages = await self.collect(path, parse, params, what)
         seen: set[str] = set()
         out: list[T] = []
         for page in pages:

@@ -155,27 +155,30 @@ class DifferencesScreen(Screen[str]):
         summary.append(f"{tally['blocked']} blocked", style="bold red" if tally["blocked"] else "")
         summary.append(".")
         self.query_one("#scan-summary", Static).update(summary)
+        self._detail(result.findings[0] if result.findings else None)
+        self._fill_tables(result)
+
+    @work(exclusive=True, group="differences-tables", exit_on_error=False)
+    async def _fill_tables(self, result: ScanResult) -> None:
+        """Findings and projects go into their tables in batches, yielding between them: with thousands
+        of rows the screen stays live."""
         table = self.query_one("#findings", DataTable)
         table.clear()
-        for index, f in enumerate(result.findings):
-            label, style = _SEVERITY.get(f.severity, (f.severity, ""))
-            about = f"{len(f.items)} item(s)" if len(f.items) != 1 else f.items[0].name
-            if f.everything:
-                about = "every project"
-            table.add_row(Text(label, style=style), f.title, about, f.rule, key=str(index))
-        self._detail(result.findings[0] if result.findings else None)
-        self._fill_projects(result)
-
-    @work(exclusive=True, group="differences-projects", exit_on_error=False)
-    async def _fill_projects(self, result: ScanResult) -> None:
-        """Thousands of projects go into the table in batches, yielding between them: the UI stays live."""
+        for start in range(0, len(result.findings), 200):
+            for index in range(start, min(start + 200, len(result.findings))):
+                f = result.findings[index]
+                label, style = _SEVERITY.get(f.severity, (f.severity, ""))
+                about = f"{len(f.items)} item(s)" if len(f.items) != 1 else f.items[0].name
+                if f.everything:
+                    about = "every project"
+                table.add_row(Text(label, style=style), f.title, about, f.rule, key=str(index))
+            await asyncio.sleep(0)
         projects = self.query_one("#projects", DataTable)
         projects.clear()
-        rows = [(p.name, Text(p.status, style=_STATUS.get(p.status, "")), str(len(p.findings)), p.project_id)
-                for p in result.projects]
-        for start in range(0, len(rows), 200):
-            for name, status, count, key in rows[start:start + 200]:
-                projects.add_row(name, status, count, key=key)
+        for start in range(0, len(result.projects), 200):
+            for p in result.projects[start : start + 200]:
+                projects.add_row(p.name, Text(p.status, style=_STATUS.get(p.status, "")), str(len(p.findings)),
+                                 key=p.project_id)
             await asyncio.sleep(0)
 
     def _detail(self, finding: Finding | None) -> None:
