@@ -437,11 +437,17 @@ async def probe_feeds(
     return await _feeds(runner, feeds, trust_env)
 
 
-async def _feeds(runner: _Runner, feeds: Iterable[Feed], trust_env: bool) -> list[ProbeResult]:
+async def _feeds(
+    runner: _Runner,
+    feeds: Iterable[Feed],
+    trust_env: bool,
+    http_transport: httpx.AsyncBaseTransport | None = None,
+) -> list[ProbeResult]:
     external = [f for f in feeds if not is_built_in_feed(f)]
     if not external:
         return []
     async with httpx.AsyncClient(
+        transport=http_transport,
         timeout=httpx.Timeout(runner.timeout),
         follow_redirects=False,
         trust_env=trust_env,
@@ -1305,6 +1311,7 @@ async def measure_connectivity(
     resolver: Resolver | None = None,
     connector: Connector | None = None,
     measured_from: str | None = None,
+    http_transport: httpx.AsyncBaseTransport | None = None,
 ) -> ConnectivityReport:
     """Run the destination and feed probes (and, when asked, the listening Tentacle probes) at once.
 
@@ -1324,6 +1331,8 @@ async def measure_connectivity(
         resolver: selects addresses (default: ``loop.getaddrinfo``).
         connector: opens connections (default: :func:`asyncio.open_connection`).
         measured_from: the host name recorded (default: this machine's).
+        http_transport: the transport feed requests use (default: the real network; the demo's
+            simulated network passes its own).
 
     Returns:
         A report with every result, in the order destination, feeds, listening Tentacles.
@@ -1343,7 +1352,7 @@ async def measure_connectivity(
 
     parts = await asyncio.gather(
         _destination(runner, destination_url, https_port, polling_port),
-        _feeds(feed_runner, feeds, trust_env=False),
+        _feeds(feed_runner, feeds, trust_env=False, http_transport=http_transport),
         _listening(runner, machines) if probe_listening else nothing(),
     )
     report.results = [r for part in parts for r in part]

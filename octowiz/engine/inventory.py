@@ -45,6 +45,9 @@ class Inventory:
     enabled_sections: dict[str, bool] = field(default_factory=dict)
     users: list[m.User] = field(default_factory=list)
     teams: list[m.Team] = field(default_factory=list)
+    #: raw ``ScopedUserRoleResource`` bodies (``TeamId``, ``UserRoleId``, ``SpaceId``, restrictions)
+    scoped_user_roles: list[dict[str, Any]] = field(default_factory=list)
+    user_roles: dict[str, str] = field(default_factory=dict)  # user role id -> name
     projects: list[m.Project] = field(default_factory=list)
     project_groups: list[m.ProjectGroup] = field(default_factory=list)
     lifecycles: list[m.Lifecycle] = field(default_factory=list)
@@ -217,6 +220,10 @@ async def collect(source: OctopusClient, destination: OctopusClient | None = Non
         (inv.last_deployment, inv.deployment_counts),
         inv.built_in_worker_enabled,
     ) = results
+    inv.scoped_user_roles, inv.user_roles = await asyncio.gather(
+        _part(inv, "scoped user roles", _scoped_user_roles(source), []),
+        _part(inv, "user roles", _user_roles(source), {}),
+    )
     inv.processes = {str(p.project_id): p for p in processes if p.project_id}
     inv.runbook_processes = {
         str(p.runbook_id): p for p in runbook_processes if getattr(p, "runbook_id", None)
@@ -226,6 +233,21 @@ async def collect(source: OctopusClient, destination: OctopusClient | None = Non
     inv.requests = source.request_count + (destination.request_count if destination else 0) - before
     inv.seconds = time.perf_counter() - started
     return inv
+
+
+async def _scoped_user_roles(client: OctopusClient) -> list[dict[str, Any]]:
+    """Every team's roles, system and space, in one paged list (root link ``ScopedUserRoles``)."""
+    pages = await client.collect(
+        "/api/scopeduserroles", lambda items: [dict(i) for i in items], {"includeSystem": "true"},
+        "listing the teams' user roles",
+    )
+    return [item for page in pages for item in page]
+
+
+async def _user_roles(client: OctopusClient) -> dict[str, str]:
+    """User role names by id (``/api/userroles/all``)."""
+    data = await client.get_json("/api/userroles/all", what="listing user roles")
+    return {str(r.get("Id")): str(r.get("Name") or r.get("Id")) for r in data or []}
 
 
 async def _destination(inv: Inventory, client: OctopusClient) -> DestinationInventory | None:

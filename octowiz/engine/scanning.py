@@ -6,12 +6,19 @@ import asyncio
 import contextlib
 import gc
 from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
 
 from octowiz.engine.context import Context
 from octowiz.engine.inventory import collect
 from octowiz.engine.readiness import ScanResult, scan
 from octowiz.engine.session import clients
 from octowiz.journal import Journal
+
+if TYPE_CHECKING:
+    from octowiz.engine.connectivity import ConnectivityReport
 
 
 @contextlib.asynccontextmanager
@@ -98,3 +105,55 @@ def format_scan(result: ScanResult, fmt: str) -> str:
     out += ["", "Projects:"]
     out += [f"  {p.status:16} {p.name}" for p in result.projects]
     return "\n".join(out)
+
+
+async def run_connectivity(context: Context, journal: Journal, *, probe_listening: bool = False,
+                           scripts_dir: Path | None = None) -> ConnectivityReport:
+    """Measure connectivity from this machine, suggest data centres, verify them, store the report.
+
+    In the demo the network is simulated too (:mod:`octowiz.engine.demo_network`); nothing leaves the
+    machine. Probe scripts are written to ``scripts_dir`` when given.
+    """
+    import socket
+
+    from octowiz.engine.connectivity import (
+        measure_connectivity,
+        suggest_data_centres,
+        verify_data_centres,
+        write_probe_scripts,
+    )
+    from octowiz.engine.demo_network import DemoNetwork
+
+    settings = await asyncio.to_thread(lambda: journal.settings)
+    async with clients(context, settings) as (source, destination):
+        assert destination is not None
+        feeds, machines, workers, remote, environments, pools = await asyncio.gather(
+            source.feeds(), source.machines(), source.workers(), destination.machines(), source.environments(),
+            source.worker_pools(),
+        )
+    url = str(settings.get("destination_url"))
+    everything = [*machines, *workers]
+    if context.demo:
+        async with DemoNetwork(httpx.URL(url).host) as net:
+            report = await measure_connectivity(
+                url, feeds=feeds, machines=everything, probe_listening=probe_listening, resolver=net.resolve,
+                connector=net.connect, http_transport=net.http_transport(),
+                measured_from=f"{socket.gethostname()} (demo: simulated network)",
+            )
+    else:
+        report = await measure_connectivity(url, feeds=feeds, machines=everything, probe_listening=probe_listening)
+    names = {str(e.id): str(e.name) for e in environments} | {str(p.id): str(p.name) for p in pools}
+    report.data_centres = suggest_data_centres(everything, names)
+    report.verifications = verify_data_centres(report.data_centres, remote)
+    if scripts_dir is not None:
+        await asyncio.to_thread(write_probe_scripts, scripts_dir, url, report.data_centres)
+    await asyncio.to_thread(lambda: journal.record_scan("connectivity", report.to_dict(), report.finished_at))
+    return report
+
+
+def latest_connectivity(journal: Journal) -> ConnectivityReport | None:
+    """The last connectivity report recorded in a journal (blocking)."""
+    from octowiz.engine.connectivity import ConnectivityReport as Report
+
+    found = journal.latest_scan("connectivity")
+    return Report.from_dict(found[1]) if found else None

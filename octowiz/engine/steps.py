@@ -24,6 +24,7 @@ class Step:
 STEPS: tuple[Step, ...] = (
     Step("connect", "Connect"),
     Step("differences", "Differences"),
+    Step("connectivity", "Connectivity"),
 )
 
 STEP_IDS = tuple(s.id for s in STEPS)

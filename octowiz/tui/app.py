@@ -9,14 +9,16 @@ from pathlib import Path
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.screen import Screen
 
 from octowiz import __version__
 from octowiz.engine.context import Context
 from octowiz.engine.steps import next_step
 from octowiz.journal import Journal, JournalError, journal_path
 from octowiz.engine.readiness import ScanResult
-from octowiz.engine.scanning import latest_readiness
+from octowiz.engine.scanning import latest_connectivity, latest_readiness
 from octowiz.tui.screens.connect import ConnectScreen
+from octowiz.tui.screens.connectivity import ConnectivityScreen
 from octowiz.tui.screens.differences import DifferencesScreen
 from octowiz.tui.screens.dialogs import ConfirmDelete, DeleteChoice, NameDialog
 from octowiz.tui.screens.overview import OverviewData, OverviewScreen
@@ -117,18 +119,11 @@ class OctowizApp(App[None]):
                     return
                 step = await asyncio.to_thread(lambda: next_step(self._statuses(journal)))
                 continue
-            if step == "differences":
-
-                def enter_differences() -> tuple[dict[str, str], ScanResult | None]:
-                    if journal.step_status("differences") != "done":
-                        journal.set_step("differences", "in progress")
-                    return self._statuses(journal), latest_readiness(journal)
-
-                statuses, latest = await asyncio.to_thread(enter_differences)
-                outcome = await self.push_screen_wait(DifferencesScreen(self.context, journal, statuses, latest))
+            if step in ("differences", "connectivity"):
+                outcome = await self._scan_step(journal, step)
                 if outcome != "done":
                     return
-                await asyncio.to_thread(journal.set_step, "differences", "done")
+                await asyncio.to_thread(journal.set_step, step, "done")
                 step = await asyncio.to_thread(lambda: next_step(self._statuses(journal)))
                 continue
             data = await asyncio.to_thread(self._overview, journal)
@@ -136,6 +131,26 @@ class OctowizApp(App[None]):
             if chosen == "welcome":
                 return
             step = chosen
+
+    async def _scan_step(self, journal: Journal, step: str, *, review: bool = False) -> str:
+        """Show a scanning step (its last recorded result, or a fresh scan) and return how it ended."""
+
+        def enter() -> tuple[dict[str, str], object]:
+            if not review and journal.step_status(step) != "done":
+                journal.set_step(step, "in progress")
+            latest = latest_readiness(journal) if step == "differences" else latest_connectivity(journal)
+            return self._statuses(journal), latest
+
+        statuses, latest = await asyncio.to_thread(enter)
+        if step == "differences":
+            screen: Screen[str] = DifferencesScreen(self.context, journal, statuses, latest,  # type: ignore[arg-type]
+                                                    review=review)
+        else:
+            name = str(journal.settings.get("name", "migration"))
+            scripts = self.context.paths.downloads / name / "probe-scripts"
+            screen = ConnectivityScreen(self.context, journal, statuses, latest, scripts,  # type: ignore[arg-type]
+                                        review=review)
+        return await self.push_screen_wait(screen)
 
     async def _review(self, name: str) -> None:
         path = self.context.journal_path(name)
@@ -147,13 +162,11 @@ class OctowizApp(App[None]):
         data, latest = await asyncio.to_thread(read)
         while True:
             chosen = await self.push_screen_wait(OverviewScreen(self.context, data, review=True))
-            if chosen != "differences":
+            if chosen not in ("differences", "connectivity"):
                 return
             journal = await asyncio.to_thread(Journal.open, path, lock=False)
             try:
-                await self.push_screen_wait(
-                    DifferencesScreen(self.context, journal, data.statuses, latest, review=True)
-                )
+                await self._scan_step(journal, chosen, review=True)
             finally:
                 await asyncio.to_thread(journal.close)
 

@@ -68,6 +68,7 @@ class OverviewScreen(Screen[str]):
                     if not self.review:
                         yield Button("Connect", id="connect", variant="primary")
                     yield Button("Differences", id="differences")
+                    yield Button("Connectivity", id="connectivity")
                     yield Button("Back", id="back")
         yield Footer()
 
@@ -134,6 +135,10 @@ class OverviewScreen(Screen[str]):
     @on(Button.Pressed, "#differences")
     def _differences(self) -> None:
         self.dismiss("differences")
+
+    @on(Button.Pressed, "#connectivity")
+    def _connectivity(self) -> None:
+        self.dismiss("connectivity")
 
     @on(Button.Pressed, "#back")
     def _back(self) -> None:

@@ -1,0 +1,206 @@
+"""Connectivity: evidence, not advice — what this machine can reach, data centres, and their probe scripts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import (
+    Button,
+    Checkbox,
+    DataTable,
+    Footer,
+    Header,
+    LoadingIndicator,
+    Static,
+    TabbedContent,
+    TabPane,
+)
+
+from octowiz.engine.connectivity import ConnectivityReport
+from octowiz.engine.context import Context
+from octowiz.engine.scanning import run_connectivity
+from octowiz.journal import Journal
+from octowiz.octopus.errors import OctopusError
+from octowiz.tui.screens.welcome import demo_banner
+from octowiz.tui.widgets.steps import StepList
+
+_OUTCOME = {"ok": ("✔ ok", "green"), "failed": ("✘ failed", "bold red"), "skipped": ("– skipped", "bright_black")}
+
+
+@dataclass
+class ProbesFinished(Message):
+    """Probing completed."""
+
+    report: ConnectivityReport
+    scripts: Path | None
+
+
+@dataclass
+class ProbesFailed(Message):
+    """Probing could not run."""
+
+    sentence: str
+
+
+class ConnectivityScreen(Screen[str]):
+    """Measure and show connectivity. Dismisses ``done`` or ``welcome``."""
+
+    BINDINGS = [
+        Binding("ctrl+r", "measure", "Measure again", tooltip="Run every probe again", id="connectivity.measure"),
+        Binding("ctrl+s", "scripts", "Probe scripts", tooltip="Write a probe script per data centre",
+                id="connectivity.scripts"),
+        Binding("escape", "cancel", "Cancel", tooltip="Stop the running probes", id="connectivity.cancel"),
+        Binding("ctrl+b", "back", "Back", tooltip="Back to the welcome screen", id="connectivity.back"),
+    ]
+
+    def __init__(self, context: Context, journal: Journal, statuses: dict[str, str],
+                 latest: ConnectivityReport | None, scripts_dir: Path, *, review: bool = False) -> None:
+        super().__init__()
+        self.context = context
+        self.journal = journal
+        self.statuses = statuses
+        self.report = latest
+        self.scripts_dir = scripts_dir
+        self.review = review
+        self.probing = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        if self.context.demo:
+            yield demo_banner()
+        with Horizontal(id="connectivity-layout"):
+            yield StepList(self.statuses, "connectivity", id="steps")
+            with Vertical(id="connectivity-body"):
+                yield Static("", id="probe-summary")
+                yield LoadingIndicator(id="probing")
+                with TabbedContent(id="connectivity-tabs"):
+                    with TabPane("Probes", id="tab-probes"):
+                        yield DataTable(id="probes", cursor_type="row", zebra_stripes=True)
+                    with TabPane("Data centres", id="tab-dcs"):
+                        yield DataTable(id="data-centres", cursor_type="row", zebra_stripes=True)
+                        yield Static("", id="dc-note")
+                with Horizontal(id="connectivity-actions"):
+                    if not self.review:
+                        yield Checkbox("Also probe listening Tentacles", value=False, id="listening")
+                        yield Button("Measure again", id="measure", variant="primary")
+                        yield Button("Probe scripts", id="scripts")
+                        yield Button("Continue", id="continue", variant="success")
+                    yield Button("Back", id="back")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "octowiz — Connectivity"
+        self.query_one("#probes", DataTable).add_columns("Outcome", "Check", "What", "Evidence")
+        self.query_one("#data-centres", DataTable).add_columns("Data centre", "Machines", "Grouped by", "Verified")
+        self.query_one("#probing", LoadingIndicator).display = False
+        if self.report is not None:
+            self._show(self.report)
+        elif not self.review:
+            self.action_measure()
+        else:
+            self.query_one("#probe-summary", Static).update("No connectivity has been measured for this migration.")
+
+    def action_measure(self, scripts: bool = False) -> None:
+        if self.probing or self.review:
+            return
+        self._set_probing(True)
+        boxes = list(self.query("#listening").results(Checkbox))
+        listening = boxes[0].value if boxes else False
+        self.run_probes(listening, scripts)
+
+    def action_scripts(self) -> None:
+        self.action_measure(scripts=True)
+
+    @work(exclusive=True, group="connectivity-probe", exit_on_error=False)
+    async def run_probes(self, listening: bool, scripts: bool) -> None:
+        """Probe from this machine (read-only on both instances) and record the report."""
+        try:
+            report = await run_connectivity(self.context, self.journal, probe_listening=listening,
+                                            scripts_dir=self.scripts_dir if scripts else None)
+        except OctopusError as exc:
+            self.post_message(ProbesFailed(str(exc)))
+            return
+        self.post_message(ProbesFinished(report, self.scripts_dir if scripts else None))
+
+    def _set_probing(self, on: bool) -> None:
+        self.probing = on
+        self.query_one("#probing", LoadingIndicator).display = on
+        for bid in ("measure", "scripts", "continue", "back"):
+            for button in self.query(f"#{bid}").results(Button):
+                button.disabled = on
+        if on:
+            self.query_one("#probe-summary", Static).update(Text("Probing from this machine…", style="italic"))
+
+    def on_probes_finished(self, message: ProbesFinished) -> None:
+        self._set_probing(False)
+        self.report = message.report
+        self._show(message.report)
+        if message.scripts is not None:
+            self.notify(f"Probe scripts written to {message.scripts}: run the one for each data centre on a "
+                        "machine there.", title="Probe scripts", timeout=12)
+
+    def on_probes_failed(self, message: ProbesFailed) -> None:
+        self._set_probing(False)
+        self.query_one("#probe-summary", Static).update(Text(f"✘ Could not probe: {message.sentence}", style="red"))
+
+    def action_cancel(self) -> None:
+        if self.probing:
+            self.workers.cancel_group(self, "connectivity-probe")
+            self._set_probing(False)
+            self.query_one("#probe-summary", Static).update("Probing cancelled: nothing was recorded.")
+
+    def _show(self, report: ConnectivityReport) -> None:
+        verified = sum(1 for v in report.verifications if v.verified)
+        summary = Text()
+        summary.append(f"Measured from {report.measured_from} at "
+                       f"{report.started_at.replace('T', ' ').replace('+00:00', ' UTC')}: ")
+        summary.append(f"{report.count('ok')} ok", style="green")
+        summary.append(", ")
+        summary.append(f"{report.count('failed')} failed", style="bold red" if report.count("failed") else "")
+        summary.append(f", {report.count('skipped')} skipped. Data centres verified by a healthy test Tentacle: "
+                       f"{verified} of {len(report.verifications)}.")
+        self.query_one("#probe-summary", Static).update(summary)
+        probes = self.query_one("#probes", DataTable)
+        probes.clear()
+        for r in report.results:
+            label, style = _OUTCOME.get(r.outcome, (r.outcome, ""))
+            probes.add_row(Text(label, style=style), r.check, r.subject, r.sentence)
+        dcs = self.query_one("#data-centres", DataTable)
+        dcs.clear()
+        verdict = {v.data_centre: v for v in report.verifications}
+        for dc in report.data_centres:
+            v = verdict.get(dc.name)
+            mark = Text("✔ verified", style="green") if v and v.verified else Text("not yet", style="yellow")
+            dcs.add_row(dc.name, str(len(dc.machine_ids)), dc.basis, mark)
+        self.query_one("#dc-note", Static).update(
+            "A data centre is verified when a test Tentacle there, named or with the role octowiz-probe-<name>, "
+            "shows Healthy on the destination. Probe scripts check outbound 443 and 10943 from a machine there.")
+
+    def action_continue(self) -> None:
+        if self.report is not None and not self.probing:
+            self.dismiss("done")
+
+    def action_back(self) -> None:
+        if not self.probing:
+            self.dismiss("welcome")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("measure", "scripts"):
+            return not self.review and not self.probing
+        if action == "cancel":
+            return self.probing
+        if action == "back":
+            return not self.probing
+        return True
+
+    @on(Button.Pressed)
+    async def _pressed(self, event: Button.Pressed) -> None:
+        await self.run_action(str(event.button.id))
