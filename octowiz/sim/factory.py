@@ -258,6 +258,33 @@ def team_doc(
     }
 
 
+def user_role_doc(name: str, description: str, system: Sequence[str], space: Sequence[str]) -> Doc:
+    """A built-in ``UserRoleResource``; its id follows Octopus's (``userroles-systemadministrator``)."""
+    return {
+        "Id": "userroles-" + re.sub(r"[^a-z]", "", name.lower()),
+        "Name": name,
+        "Description": description,
+        "SupportedRestrictions": [] if system else ["Projects", "Environments", "ProjectGroups", "Tenants"],
+        "GrantedSystemPermissions": list(system),
+        "GrantedSpacePermissions": list(space),
+        "CanBeDeleted": False,
+    }
+
+
+def scoped_user_role_doc(sur_id: str, team_id: str, user_role_id: str, space_id: str | None) -> Doc:
+    """A ``ScopedUserRoleResource``: a role a team holds, system-wide (no space) or in one space."""
+    return {
+        "Id": sur_id,
+        "SpaceId": space_id,
+        "TeamId": team_id,
+        "UserRoleId": user_role_id,
+        "EnvironmentIds": [],
+        "ProjectIds": [],
+        "ProjectGroupIds": [],
+        "TenantIds": [],
+    }
+
+
 # -- infrastructure ----------------------------------------------------------------------------------
 
 

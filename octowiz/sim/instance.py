@@ -472,6 +472,7 @@ class SimInstance:
             "Spaces": "/api/spaces{/id}{?skip,ids,take,partialName}",
             "Swagger": "/api/swagger.json",
             "TaskTypes": "/api/tasks/tasktypes",
+            "ScopedUserRoles": "/api/scopeduserroles{/id}{?skip,take,ids,partialName,spaces,includeSystem}",
             "Teams": "/api/teams{/id}{?skip,take,ids,partialName,spaces,includeSystem}",
             "TeamMembership": "/api/teammembership{?userId,spaces,includeSystem}",
             "UserRoles": "/api/userroles{/id}{?skip,take,ids,partialName}",

@@ -41,6 +41,8 @@ COLLECTIONS: dict[str, Collection] = {
         Collection("users", "Users", "User", scoped=False, has_all=True),
         Collection("teams", "Teams", "Team", scoped=False, has_all=True),
         Collection("userroles", "userroles", "UserRole", scoped=False, has_all=True),
+        # System-level ones have no SpaceId, so like teams the collection is listed across spaces.
+        Collection("scopeduserroles", "ScopedUserRoles", "ScopedUserRole", scoped=False),
         Collection(
             "octopusservernodes", "OctopusServerNodes", "OctopusServerNode", scoped=False, has_all=True
         ),

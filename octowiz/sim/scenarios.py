@@ -28,7 +28,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from octowiz.octopus import permissions as perms
 from octowiz.sim import keys
+from octowiz.sim.config import SPACE_LEVEL
 from octowiz.sim.factory import (
     BUILTIN_FEED_ID,
     DEFAULT_MACHINE_POLICY_ID,
@@ -65,6 +67,7 @@ from octowiz.sim.factory import (
     project_doc,
     release_doc,
     runbook_doc,
+    scoped_user_role_doc,
     script_props,
     slugify,
     ssh_endpoint,
@@ -74,6 +77,7 @@ from octowiz.sim.factory import (
     target_doc,
     team_doc,
     user_doc,
+    user_role_doc,
     variable,
     variable_set_doc,
     worker_doc,
@@ -241,6 +245,7 @@ class _TeamSpec:
     name: str
     description: str
     groups: list[Doc] = field(default_factory=list)
+    role: str = "Project Viewer"  # the user role the team holds in the space
 
 
 def _keys_users(flavour: str) -> list[UserSpec]:
@@ -370,12 +375,19 @@ def _base(
     )
     teams = [_TeamSpec("Auditors", "Read-only access to the Default space for audits and reporting.")]
     teams += extra_teams or []
+    holders: list[tuple[str, str, str | None]] = [
+        ("teams-administrators", "System Administrator", None),
+        ("teams-managers", "System Manager", None),
+        (f"teams-spacemanagers-{SPACE_ID}", "Space Manager", SPACE_ID),
+    ]
     for t in teams:
         members = [uid for uid, s in user_ids if t.name in s.teams]
-        g.add(
+        team = g.add(
             "teams",
             team_doc(g.id("teams"), t.name, t.description, members, space_id=SPACE_ID, groups=t.groups),
         )
+        holders.append((team["Id"], t.role, SPACE_ID))
+    _user_roles(g, holders)
 
     _configuration(g)
 
@@ -437,6 +449,35 @@ def _base(
         )
     else:
         g.add("workerpools", worker_pool_doc(g.id("workerpools"), "Default Worker Pool", 1, default=True))
+
+
+_CONTRIBUTOR = (*perms.READ, "ProjectEdit", "ProcessEdit", "VariableEdit", "ReleaseCreate", "TriggerEdit")
+
+
+def _user_roles(g: Gen, holders: list[tuple[str, str, str | None]]) -> None:
+    """The built-in user roles, and the scoped user roles ``(team id, role name, space id)`` grant."""
+    system = list(perms.SYSTEM_LEVEL)
+    roles = [
+        user_role_doc("System Administrator", "Can do everything at the system level.", system, []),
+        user_role_doc(
+            "System Manager",
+            "Everything at the system level except certain functions reserved for system administrators.",
+            [p for p in system if p != "AdministerSystem"],
+            [],
+        ),
+        user_role_doc("Space Manager", "Can do everything within the context of a space.", [], SPACE_LEVEL),
+        user_role_doc("Project Contributor", "Can edit and view projects, but not deploy.", [], _CONTRIBUTOR),
+        user_role_doc(
+            "Project Deployer",
+            "Project contributor who can also deploy.",
+            [],
+            (*_CONTRIBUTOR, "DeploymentCreate"),
+        ),
+        user_role_doc("Project Viewer", "Can view projects, releases and deployments.", [], perms.READ),
+    ]
+    ids = {r["Name"]: g.add("userroles", r)["Id"] for r in roles}
+    for team_id, role, space_id in holders:
+        g.add("scopeduserroles", scoped_user_role_doc(g.id("scopeduserroles"), team_id, ids[role], space_id))
 
 
 def _provider(name: str, identity_type: str, forms: bool) -> Doc:
@@ -686,11 +727,13 @@ def _demo_server(g: Gen) -> None:
                 "Developers",
                 "Application developers (mapped from the AD group CORP\\Developers).",
                 [external_group("S-1-5-21-3623811015-3361044348-30300820-1105", "CORP\\Developers")],
+                role="Project Contributor",
             ),
             _TeamSpec(
                 "Operators",
                 "Operations staff (mapped from an LDAP group).",
                 [external_group("cn=octopus-operators,ou=groups,dc=corp,dc=local", "octopus-operators")],
+                role="Project Deployer",
             ),
         ],
         admin_groups=[external_group("S-1-5-21-3623811015-3361044348-30300820-1107", "CORP\\Octopus Admins")],
