@@ -19,6 +19,8 @@ from octowiz.journal import Journal
 
 if TYPE_CHECKING:
     from octowiz.engine.connectivity import ConnectivityReport
+    from octowiz.engine.people import UsersReport
+    from octowiz.engine.workers import CreateResult, PoolMapping
 
 
 @contextlib.asynccontextmanager
@@ -157,3 +159,29 @@ def latest_connectivity(journal: Journal) -> ConnectivityReport | None:
 
     found = journal.latest_scan("connectivity")
     return Report.from_dict(found[1]) if found else None
+
+
+async def run_people(context: Context, journal: Journal) -> tuple[UsersReport, list[PoolMapping]]:
+    """Users, teams and worker pools of the source against the destination (read-only); recorded."""
+    from octowiz.engine.people import report_dict, users_report
+    from octowiz.engine.workers import pool_mapping
+
+    settings = await asyncio.to_thread(lambda: journal.settings)
+    async with heap_kept_out_of_full_gc():
+        async with clients(context, settings) as (source, destination):
+            inventory = await collect(source, destination)
+        report, pools = await asyncio.to_thread(lambda: (users_report(inventory), pool_mapping(inventory)))
+        del inventory
+    await asyncio.to_thread(lambda: journal.record_scan("users", report_dict(report)))
+    return report, pools
+
+
+async def create_pool(context: Context, journal: Journal, mapping: PoolMapping, *, confirm: bool) -> CreateResult:
+    """Preview, or create, the destination pool a source pool lacks (journaled; see ``create_missing_pool``)."""
+    from octowiz.engine.workers import create_missing_pool
+
+    settings = await asyncio.to_thread(lambda: journal.settings)
+    async with clients(context, settings) as (_, destination):
+        assert destination is not None
+        return await create_missing_pool(destination, journal, mapping.suggested_pool or mapping.source_name,
+                                         confirm=confirm, source_pool_id=mapping.source_id)

@@ -25,6 +25,7 @@ STEPS: tuple[Step, ...] = (
     Step("connect", "Connect"),
     Step("differences", "Differences"),
     Step("connectivity", "Connectivity"),
+    Step("users", "Users & pools"),
 )
 
 STEP_IDS = tuple(s.id for s in STEPS)

@@ -22,6 +22,7 @@ from octowiz.tui.screens.connectivity import ConnectivityScreen
 from octowiz.tui.screens.differences import DifferencesScreen
 from octowiz.tui.screens.dialogs import ConfirmDelete, DeleteChoice, NameDialog
 from octowiz.tui.screens.overview import OverviewData, OverviewScreen
+from octowiz.tui.screens.users import UsersScreen
 from octowiz.tui.screens.welcome import WelcomeScreen
 from octowiz.tui.styles import css_path
 
@@ -119,7 +120,7 @@ class OctowizApp(App[None]):
                     return
                 step = await asyncio.to_thread(lambda: next_step(self._statuses(journal)))
                 continue
-            if step in ("differences", "connectivity"):
+            if step in ("differences", "connectivity", "users"):
                 outcome = await self._scan_step(journal, step)
                 if outcome != "done":
                     return
@@ -138,15 +139,20 @@ class OctowizApp(App[None]):
         def enter() -> tuple[dict[str, str], object]:
             if not review and journal.step_status(step) != "done":
                 journal.set_step(step, "in progress")
+            if step == "users":
+                return self._statuses(journal), None
             latest = latest_readiness(journal) if step == "differences" else latest_connectivity(journal)
             return self._statuses(journal), latest
 
         statuses, latest = await asyncio.to_thread(enter)
-        if step == "differences":
-            screen: Screen[str] = DifferencesScreen(self.context, journal, statuses, latest,  # type: ignore[arg-type]
+        name = str(journal.settings.get("name", "migration"))
+        if step == "users":
+            screen: Screen[str] = UsersScreen(self.context, journal, statuses, self.context.paths.downloads / name,
+                                              review=review)
+        elif step == "differences":
+            screen = DifferencesScreen(self.context, journal, statuses, latest,  # type: ignore[arg-type]
                                                     review=review)
         else:
-            name = str(journal.settings.get("name", "migration"))
             scripts = self.context.paths.downloads / name / "probe-scripts"
             screen = ConnectivityScreen(self.context, journal, statuses, latest, scripts,  # type: ignore[arg-type]
                                         review=review)
@@ -162,7 +168,7 @@ class OctowizApp(App[None]):
         data, latest = await asyncio.to_thread(read)
         while True:
             chosen = await self.push_screen_wait(OverviewScreen(self.context, data, review=True))
-            if chosen not in ("differences", "connectivity"):
+            if chosen not in ("differences", "connectivity", "users"):
                 return
             journal = await asyncio.to_thread(Journal.open, path, lock=False)
             try:

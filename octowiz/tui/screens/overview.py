@@ -69,6 +69,7 @@ class OverviewScreen(Screen[str]):
                         yield Button("Connect", id="connect", variant="primary")
                     yield Button("Differences", id="differences")
                     yield Button("Connectivity", id="connectivity")
+                    yield Button("Users & pools", id="users")
                     yield Button("Back", id="back")
         yield Footer()
 
@@ -139,6 +140,10 @@ class OverviewScreen(Screen[str]):
     @on(Button.Pressed, "#connectivity")
     def _connectivity(self) -> None:
         self.dismiss("connectivity")
+
+    @on(Button.Pressed, "#users")
+    def _users(self) -> None:
+        self.dismiss("users")
 
     @on(Button.Pressed, "#back")
     def _back(self) -> None:
