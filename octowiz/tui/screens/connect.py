@@ -77,9 +77,12 @@ class ConnectScreen(Screen[Connection]):
         with Horizontal(id="connect-layout"):
             yield StepList(self.statuses, "connect", id="steps")
             with VerticalScroll(id="connect-body"):
+                intro = Text("Migration ")
+                intro.append(str(self.settings.get("name", "")), style="bold")
+                intro.append(": connect the Octopus Server you are leaving and the Octopus Cloud instance you are "
+                             "moving to.")
                 yield Static(
-                    f"Migration [b]{self.settings.get('name', '')}[/b]: connect the Octopus Server "
-                    "you are leaving and the Octopus Cloud instance you are moving to.",
+                    intro,
                     id="connect-intro",
                 )
                 with Horizontal(id="connect-forms"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -116,10 +117,10 @@ class WelcomeScreen(Screen[WelcomeChoice]):
             where = (
                 f"stopped at {_title(last.next_step)}" if last.next_step else "has every available step done"
             )
-            empty.update(
-                f"Your migrations, most recent first. The last one, [b]{last.name}[/b], {where}: press R "
-                "to resume it."
-            )
+            text = Text("Your migrations, most recent first. The last one, ")
+            text.append(last.name, style="bold")
+            text.append(f", {where}: press R to resume it.")
+            empty.update(text)
         table.display = bool(self.migrations)
         if self.migrations:
             table.focus()
