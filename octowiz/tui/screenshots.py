@@ -61,6 +61,12 @@ async def shoot(out: Path) -> list[Path]:
             await pilot.press("enter")  # Continue has the focus once both instances check out
             await _settle(pilot)
             save("differences")  # the readiness scan runs at once, read-only
+            await app.screen.run_action("continue")
+            await _settle(pilot)
+            save("connectivity")
+            await app.screen.run_action("continue")
+            await _settle(pilot)
+            save("users")
             await pilot.press("ctrl+b")
             await _settle(pilot)
             save("welcome")

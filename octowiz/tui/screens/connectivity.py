@@ -84,12 +84,15 @@ class ConnectivityScreen(Screen[str]):
                 with TabbedContent(id="connectivity-tabs"):
                     with TabPane("Probes", id="tab-probes"):
                         yield DataTable(id="probes", cursor_type="row", zebra_stripes=True)
+                        yield Static("", id="probe-detail")
                     with TabPane("Data centres", id="tab-dcs"):
                         yield DataTable(id="data-centres", cursor_type="row", zebra_stripes=True)
                         yield Static("", id="dc-note")
+                if not self.review:
+                    yield Checkbox("Also probe listening Tentacles (TCP from this machine to each one)", value=False,
+                                   id="listening")
                 with Horizontal(id="connectivity-actions"):
                     if not self.review:
-                        yield Checkbox("Also probe listening Tentacles", value=False, id="listening")
                         yield Button("Measure again", id="measure", variant="primary")
                         yield Button("Probe scripts", id="scripts")
                         yield Button("Continue", id="continue", variant="success")
@@ -173,6 +176,7 @@ class ConnectivityScreen(Screen[str]):
         for r in report.results:
             label, style = _OUTCOME.get(r.outcome, (r.outcome, ""))
             probes.add_row(Text(label, style=style), r.check, r.subject, r.sentence)
+        self._probe_detail(0)
         dcs = self.query_one("#data-centres", DataTable)
         dcs.clear()
         verdict = {v.data_centre: v for v in report.verifications}
@@ -183,6 +187,25 @@ class ConnectivityScreen(Screen[str]):
         self.query_one("#dc-note", Static).update(
             "A data centre is verified when a test Tentacle there, named or with the role octowiz-probe-<name>, "
             "shows Healthy on the destination. Probe scripts check outbound 443 and 10943 from a machine there.")
+
+    @on(DataTable.RowHighlighted, "#probes")
+    def _probe_row(self, event: DataTable.RowHighlighted) -> None:
+        self._probe_detail(event.cursor_row)
+
+    def _probe_detail(self, row: int) -> None:
+        panel = self.query_one("#probe-detail", Static)
+        results = self.report.results if self.report else []
+        if not 0 <= row < len(results):
+            panel.update("")
+            return
+        r = results[row]
+        label, style = _OUTCOME.get(r.outcome, (r.outcome, ""))
+        text = Text()
+        text.append(f"{label}  ", style=style)
+        text.append(f"{r.check} {r.subject}\n", style="bold")
+        text.append(r.sentence + "\n")
+        text.append(f"Measured from {r.measured_from} at {r.measured_at.replace('T', ' ')}", style="bright_black")
+        panel.update(text)
 
     def action_continue(self) -> None:
         if self.report is not None and not self.probing:
