@@ -161,8 +161,11 @@ def latest_connectivity(journal: Journal) -> ConnectivityReport | None:
     return Report.from_dict(found[1]) if found else None
 
 
-async def run_people(context: Context, journal: Journal) -> tuple[UsersReport, list[PoolMapping]]:
-    """Users, teams and worker pools of the source against the destination (read-only); recorded."""
+async def run_people(
+    context: Context, journal: Journal, *, record: bool = True
+) -> tuple[UsersReport, list[PoolMapping]]:
+    """Users, teams and worker pools of the source against the destination (read-only); recorded in the
+    journal unless ``record`` is False (a read-only review writes nothing)."""
     from octowiz.engine.people import report_dict, users_report
     from octowiz.engine.workers import pool_mapping
 
@@ -172,7 +175,8 @@ async def run_people(context: Context, journal: Journal) -> tuple[UsersReport, l
             inventory = await collect(source, destination)
         report, pools = await asyncio.to_thread(lambda: (users_report(inventory), pool_mapping(inventory)))
         del inventory
-    await asyncio.to_thread(lambda: journal.record_scan("users", report_dict(report)))
+    if record:
+        await asyncio.to_thread(lambda: journal.record_scan("users", report_dict(report)))
     return report, pools
 
 

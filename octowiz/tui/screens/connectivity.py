@@ -138,13 +138,14 @@ class ConnectivityScreen(Screen[str]):
         self.query_one("#probing", LoadingIndicator).display = on
         for bid in ("measure", "scripts", "continue", "back"):
             for button in self.query(f"#{bid}").results(Button):
-                button.disabled = on
+                button.disabled = on or (bid == "continue" and self.report is None)  # nothing to go on with
         if on:
             self.query_one("#probe-summary", Static).update(Text("Probing from this machine…", style="italic"))
+        self.refresh_bindings()  # the footer offers what check_action allows now
 
     def on_probes_finished(self, message: ProbesFinished) -> None:
-        self._set_probing(False)
         self.report = message.report
+        self._set_probing(False)
         self._show(message.report)
         if message.scripts is not None:
             self.notify(f"Probe scripts written to {message.scripts}: run the one for each data centre on a "
@@ -204,7 +205,8 @@ class ConnectivityScreen(Screen[str]):
         text.append(f"{label}  ", style=style)
         text.append(f"{r.check} {r.subject}\n", style="bold")
         text.append(r.sentence + "\n")
-        text.append(f"Measured from {r.measured_from} at {r.measured_at.replace('T', ' ')}", style="bright_black")
+        when = r.measured_at.replace("T", " ").replace("+00:00", " UTC")
+        text.append(f"Measured from {r.measured_from} at {when}", style="bright_black")
         panel.update(text)
 
     def action_continue(self) -> None:

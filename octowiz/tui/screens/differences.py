@@ -117,14 +117,15 @@ class DifferencesScreen(Screen[str]):
         self.query_one("#scanning", LoadingIndicator).display = on
         for bid in ("rescan", "continue", "back"):
             for button in self.query(f"#{bid}").results(Button):
-                button.disabled = on
+                button.disabled = on or (bid == "continue" and self.result is None)  # nothing to go on with
         if on:
             self.query_one("#scan-summary", Static).update(
                 Text("Scanning the Server and the Cloud instance (read-only)…", style="italic"))
+        self.refresh_bindings()  # the footer offers what check_action allows now
 
     def on_scan_finished(self, message: ScanFinished) -> None:
-        self._set_scanning(False)
         self.result = message.result
+        self._set_scanning(False)
         self._show(message.result)
 
     def on_scan_failed(self, message: ScanFailed) -> None:

@@ -159,7 +159,7 @@ class UsersScreen(Screen[str]):
     @work(exclusive=True, group="users-read", exit_on_error=False)
     async def read(self) -> None:
         try:
-            report, pools = await run_people(self.context, self.journal)
+            report, pools = await run_people(self.context, self.journal, record=not self.review)
         except OctopusError as exc:
             self.post_message(PeopleFailed(str(exc)))
             return
@@ -170,6 +170,7 @@ class UsersScreen(Screen[str]):
         self.query_one("#reading", LoadingIndicator).display = on
         if on:
             self.query_one("#users-summary", Static).update(Text(note, style="italic"))
+        self.refresh_bindings()  # the footer offers what check_action allows now
 
     def on_people_failed(self, message: PeopleFailed) -> None:
         self._set_busy(False)
