@@ -41,7 +41,10 @@ def _free_port() -> int:
 
 
 async def _headless(server: str, cloud: str) -> tuple[int, float, int, dict[str, int]]:
-    async with OctopusClient(server, SERVER_ADMIN.api_key) as s, OctopusClient(cloud, CLOUD_MANAGER.api_key) as d:
+    async with (
+        OctopusClient(server, SERVER_ADMIN.api_key) as s,
+        OctopusClient(cloud, CLOUD_MANAGER.api_key) as d,
+    ):
         await s.discover()
         await d.discover()
         start = time.perf_counter()
@@ -50,10 +53,17 @@ async def _headless(server: str, cloud: str) -> tuple[int, float, int, dict[str,
         elapsed = time.perf_counter() - start
         # What the bulk minimum is, from the sizes the scan found.
         sizes = {
-            "projects": len(inv.projects), "deploymentprocesses": len(inv.processes), "machines": len(inv.machines),
-            "workers": len(inv.workers), "packages": len(inv.packages), "projecttriggers": len(inv.triggers),
-            "releases": sum(inv.release_counts.values()), "deployments": sum(inv.deployment_counts.values()),
-            "users": len(inv.users), "teams": len(inv.teams), "runbookprocesses": len(inv.runbook_processes),
+            "projects": len(inv.projects),
+            "deploymentprocesses": len(inv.processes),
+            "machines": len(inv.machines),
+            "workers": len(inv.workers),
+            "packages": len(inv.packages),
+            "projecttriggers": len(inv.triggers),
+            "releases": sum(inv.release_counts.values()),
+            "deployments": sum(inv.deployment_counts.values()),
+            "users": len(inv.users),
+            "teams": len(inv.teams),
+            "runbookprocesses": len(inv.runbook_processes),
             "destination users": len(inv.destination.users) if inv.destination else 0,
         }
         return inv.requests, elapsed, len(result.findings), sizes
@@ -64,10 +74,16 @@ async def _tui(server: str, cloud: str, tmp: Path) -> tuple[float, float, int]:
     from octowiz.tui.screens.differences import DifferencesScreen
 
     paths = Paths(tmp / "state", tmp / "config", tmp / "logs")
-    ctx = Context(paths=paths, migrations_dir=paths.migrations, keystore=None,
-                  session_keys={server: SERVER_ADMIN.api_key, cloud: CLOUD_MANAGER.api_key})
+    ctx = Context(
+        paths=paths,
+        migrations_dir=paths.migrations,
+        keystore=None,
+        session_keys={server: SERVER_ADMIN.api_key, cloud: CLOUD_MANAGER.api_key},
+    )
     with Journal.create(ctx.journal_path("bench"), {"name": "bench"}) as j:
-        j.set_settings(source_url=server, source_space="Spaces-1", destination_url=cloud, destination_space="Spaces-1")
+        j.set_settings(
+            source_url=server, source_space="Spaces-1", destination_url=cloud, destination_space="Spaces-1"
+        )
         j.set_step("connect", "done")
     app = make_app(ctx)
     worst = 0.0
@@ -101,9 +117,23 @@ def main() -> int:
     args = parser.parse_args()
     ports = (_free_port(), _free_port())
     proc = subprocess.Popen(
-        [sys.executable, "-m", "octowiz", "sim", "--scenario", "large", "--latency-ms", str(args.latency_ms),
-         "--server-port", str(ports[0]), "--cloud-port", str(ports[1])],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        [
+            sys.executable,
+            "-m",
+            "octowiz",
+            "sim",
+            "--scenario",
+            "large",
+            "--latency-ms",
+            str(args.latency_ms),
+            "--server-port",
+            str(ports[0]),
+            "--cloud-port",
+            str(ports[1]),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
         assert proc.stdout is not None
@@ -123,7 +153,9 @@ def main() -> int:
     fixed = 3 + 3 + 2 + 6 + 1 + 6 + 1
     minimum = pages + fixed
     min_wall = pages / conc * args.latency_ms / 1000
-    print(f"large scenario over loopback, {args.latency_ms:g} ms latency, page size {page}, concurrency {conc}")
+    print(
+        f"large scenario over loopback, {args.latency_ms:g} ms latency, page size {page}, concurrency {conc}"
+    )
     print("collections: " + ", ".join(f"{k} {v}" for k, v in sizes.items()))
     print(f"{'':26}{'requests':>10}{'wall s':>10}")
     print(f"{'minimum (bulk only)':26}{minimum:>10}{min_wall:>10.3f}")
@@ -132,8 +164,10 @@ def main() -> int:
     ratio = requests / minimum
     print(f"requests ratio = {ratio:.2f} (target <= 1.5): {'PASS' if ratio <= 1.5 else 'OVER TARGET'}")
     print(f"wall ratio = {elapsed / min_wall:.2f} of the minimum wall time")
-    print(f"longest event-loop stall in the TUI = {stall * 1000:.0f} ms (target <= 100 ms): "
-          f"{'PASS' if stall <= 0.1 else 'OVER TARGET'}")
+    print(
+        f"longest event-loop stall in the TUI = {stall * 1000:.0f} ms (target <= 100 ms): "
+        f"{'PASS' if stall <= 0.1 else 'OVER TARGET'}"
+    )
     return 0
 
 

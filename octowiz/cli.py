@@ -93,8 +93,9 @@ def _build_parser() -> argparse.ArgumentParser:
     scan = sub.add_parser(
         "scan",
         help="the readiness scan, without the wizard",
-        description="Scan the source Server (and the destination) for everything that will not work in Octopus "
-        "Cloud, record the result in the migration's journal, and print it. Read-only on both instances.",
+        description="Scan the source Server (and the destination) for everything that will not work in "
+        "Octopus Cloud, record the result in the migration's journal, and print it. Read-only on both "
+        "instances.",
     )
     scan.add_argument("name", nargs="?", help="the migration (default: the most recent)")
     scan.add_argument("--format", choices=("text", "markdown", "json"), default="text")
@@ -294,9 +295,14 @@ def _migration_path(ctx: Any, name: str | None, *, demo_default: bool = False) -
     if demo_default and ctx.demo and ctx.simulator is not None:
         path = Path(ctx.journal_path("demo"))
         with Journal.create(path, {"name": "demo"}) as journal:
-            journal.set_settings(source_url=ctx.simulator.server_url, source_space="Spaces-1",
-                                 source_space_name="Default", destination_url=ctx.simulator.cloud_url,
-                                 destination_space="Spaces-1", destination_space_name="Default")
+            journal.set_settings(
+                source_url=ctx.simulator.server_url,
+                source_space="Spaces-1",
+                source_space_name="Default",
+                destination_url=ctx.simulator.cloud_url,
+                destination_space="Spaces-1",
+                destination_space_name="Default",
+            )
             journal.set_step("connect", "done")
         return path
     print("There are no migrations yet: start one with 'octowiz' or 'octowiz new'.", file=sys.stderr)

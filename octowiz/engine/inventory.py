@@ -238,7 +238,9 @@ async def collect(source: OctopusClient, destination: OctopusClient | None = Non
 async def _scoped_user_roles(client: OctopusClient) -> list[dict[str, Any]]:
     """Every team's roles, system and space, in one paged list (root link ``ScopedUserRoles``)."""
     pages = await client.collect(
-        "/api/scopeduserroles", lambda items: [dict(i) for i in items], {"includeSystem": "true"},
+        "/api/scopeduserroles",
+        lambda items: [dict(i) for i in items],
+        {"includeSystem": "true"},
         "listing the teams' user roles",
     )
     return [item for page in pages for item in page]

@@ -120,8 +120,13 @@ class ScanResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"at": self.at, "findings": [f.to_dict() for f in self.findings],
-                "projects": [asdict(p) for p in self.projects], "requests": self.requests, "seconds": self.seconds}
+        return {
+            "at": self.at,
+            "findings": [f.to_dict() for f in self.findings],
+            "projects": [asdict(p) for p in self.projects],
+            "requests": self.requests,
+            "seconds": self.seconds,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ScanResult:
@@ -144,18 +149,28 @@ def scan(inv: Inventory, *, now: Callable[[], str] | None = None) -> ScanResult:
         try:
             findings.extend(info.fn(inv))
         except Exception as exc:  # a rule's surprise must not stop the scan
-            findings.append(Finding(
-                rule=info.id, severity="warning", title=f"Could not check: {info.title}",
-                why=f"The rule met something it did not expect ({type(exc).__name__}: {exc}).",
-                action="Check this by hand, and report it so the rule can learn the case.",
-                doc=f"{DOCS}/octopus-cloud/migrations",
-            ))
+            findings.append(
+                Finding(
+                    rule=info.id,
+                    severity="warning",
+                    title=f"Could not check: {info.title}",
+                    why=f"The rule met something it did not expect ({type(exc).__name__}: {exc}).",
+                    action="Check this by hand, and report it so the rule can learn the case.",
+                    doc=f"{DOCS}/octopus-cloud/migrations",
+                )
+            )
     for part, sentence in inv.problems.items():
-        findings.append(Finding(
-            rule="inventory.unreadable", severity="warning", title=f"Could not read {part}",
-            why=sentence, action="Rules that need it may have missed something: fix the cause and rescan.",
-            doc=f"{DOCS}/octopus-rest-api", items=[Item("part", part, part)],
-        ))
+        findings.append(
+            Finding(
+                rule="inventory.unreadable",
+                severity="warning",
+                title=f"Could not read {part}",
+                why=sentence,
+                action="Rules that need it may have missed something: fix the cause and rescan.",
+                doc=f"{DOCS}/octopus-rest-api",
+                items=[Item("part", part, part)],
+            )
+        )
     order = {s: i for i, s in enumerate(SEVERITIES)}
     findings.sort(key=lambda f: (order.get(f.severity, 9), f.rule))
     verdicts = []
@@ -163,7 +178,13 @@ def scan(inv: Inventory, *, now: Callable[[], str] | None = None) -> ScanResult:
         pid = str(project.id)
         mine = [i for i, f in enumerate(findings) if f.everything or pid in f.projects]
         severities = {findings[i].severity for i in mine}
-        status = "blocked" if "blocker" in severities else "needs attention" if "warning" in severities else "ready"
+        status = (
+            "blocked"
+            if "blocker" in severities
+            else "needs attention"
+            if "warning" in severities
+            else "ready"
+        )
         verdicts.append(ProjectVerdict(pid, str(project.name), status, mine))
     stamp = now() if now else dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     return ScanResult(stamp, findings, verdicts, inv.requests, inv.seconds)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from octowiz.engine.context import Context
-from octowiz.engine.inventory import collect
+from octowiz.engine.inventory import Inventory, collect
 from octowiz.engine.readiness import ScanResult, scan
 from octowiz.engine.session import clients
 from octowiz.journal import Journal
@@ -75,14 +75,26 @@ def format_scan(result: ScanResult, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(result.to_dict(), indent=2)
     counts = result.counts()
-    head = (f"Readiness scan of {len(result.projects)} projects at {result.at}: {counts['blocker']} blocker(s), "
-            f"{counts['warning']} warning(s), {counts['info']} note(s) ({result.requests} requests, "
-            f"{result.seconds:.1f} s).")
-    tally = {s: sum(1 for p in result.projects if p.status == s) for s in ("ready", "needs attention", "blocked")}
+    head = (
+        f"Readiness scan of {len(result.projects)} projects at {result.at}: {counts['blocker']} blocker(s), "
+        f"{counts['warning']} warning(s), {counts['info']} note(s) ({result.requests} requests, "
+        f"{result.seconds:.1f} s)."
+    )
+    tally = {
+        s: sum(1 for p in result.projects if p.status == s) for s in ("ready", "needs attention", "blocked")
+    }
     if fmt == "markdown":
-        out = [f"# Readiness", "", head, "",
-               f"Projects: {tally['ready']} ready, {tally['needs attention']} need attention, "
-               f"{tally['blocked']} blocked.", "", "## Findings", ""]
+        out = [
+            "# Readiness",
+            "",
+            head,
+            "",
+            f"Projects: {tally['ready']} ready, {tally['needs attention']} need attention, "
+            f"{tally['blocked']} blocked.",
+            "",
+            "## Findings",
+            "",
+        ]
         for f in result.findings:
             out.append(f"### [{f.severity}] {f.title} (`{f.rule}`)")
             out += ["", f.why, "", f"**What to do:** {f.action} ([docs]({f.doc}))", ""]
@@ -93,8 +105,12 @@ def format_scan(result: ScanResult, fmt: str) -> str:
         out += ["## Projects", "", "| Project | Readiness | Findings |", "|---|---|---|"]
         out += [f"| {p.name} | {p.status} | {len(p.findings)} |" for p in result.projects]
         return "\n".join(out)
-    out = [head, f"Projects: {tally['ready']} ready, {tally['needs attention']} need attention, "
-                 f"{tally['blocked']} blocked.", ""]
+    out = [
+        head,
+        f"Projects: {tally['ready']} ready, {tally['needs attention']} need attention, "
+        f"{tally['blocked']} blocked.",
+        "",
+    ]
     for f in result.findings:
         out.append(f"[{f.severity.upper():7}] {f.title}  ({f.rule})")
         out.append(f"          {f.why}")
@@ -109,8 +125,9 @@ def format_scan(result: ScanResult, fmt: str) -> str:
     return "\n".join(out)
 
 
-async def run_connectivity(context: Context, journal: Journal, *, probe_listening: bool = False,
-                           scripts_dir: Path | None = None) -> ConnectivityReport:
+async def run_connectivity(
+    context: Context, journal: Journal, *, probe_listening: bool = False, scripts_dir: Path | None = None
+) -> ConnectivityReport:
     """Measure connectivity from this machine, suggest data centres, verify them, store the report.
 
     In the demo the network is simulated too (:mod:`octowiz.engine.demo_network`); nothing leaves the
@@ -130,7 +147,11 @@ async def run_connectivity(context: Context, journal: Journal, *, probe_listenin
     async with clients(context, settings) as (source, destination):
         assert destination is not None
         feeds, machines, workers, remote, environments, pools = await asyncio.gather(
-            source.feeds(), source.machines(), source.workers(), destination.machines(), source.environments(),
+            source.feeds(),
+            source.machines(),
+            source.workers(),
+            destination.machines(),
+            source.environments(),
             source.worker_pools(),
         )
     url = str(settings.get("destination_url"))
@@ -138,12 +159,19 @@ async def run_connectivity(context: Context, journal: Journal, *, probe_listenin
     if context.demo:
         async with DemoNetwork(httpx.URL(url).host) as net:
             report = await measure_connectivity(
-                url, feeds=feeds, machines=everything, probe_listening=probe_listening, resolver=net.resolve,
-                connector=net.connect, http_transport=net.http_transport(),
+                url,
+                feeds=feeds,
+                machines=everything,
+                probe_listening=probe_listening,
+                resolver=net.resolve,
+                connector=net.connect,
+                http_transport=net.http_transport(),
                 measured_from=f"{socket.gethostname()} (demo: simulated network)",
             )
     else:
-        report = await measure_connectivity(url, feeds=feeds, machines=everything, probe_listening=probe_listening)
+        report = await measure_connectivity(
+            url, feeds=feeds, machines=everything, probe_listening=probe_listening
+        )
     names = {str(e.id): str(e.name) for e in environments} | {str(p.id): str(p.name) for p in pools}
     report.data_centres = suggest_data_centres(everything, names)
     report.verifications = verify_data_centres(report.data_centres, remote)
@@ -173,19 +201,33 @@ async def run_people(
     async with heap_kept_out_of_full_gc():
         async with clients(context, settings) as (source, destination):
             inventory = await collect(source, destination)
-        report, pools = await asyncio.to_thread(lambda: (users_report(inventory), pool_mapping(inventory)))
+
+        def people_of(inv: Inventory) -> tuple[UsersReport, list[PoolMapping]]:
+            return users_report(inv), pool_mapping(inv)
+
+        report, pools = await asyncio.to_thread(people_of, inventory)
         del inventory
     if record:
         await asyncio.to_thread(lambda: journal.record_scan("users", report_dict(report)))
     return report, pools
 
 
-async def create_pool(context: Context, journal: Journal, mapping: PoolMapping, *, confirm: bool) -> CreateResult:
-    """Preview, or create, the destination pool a source pool lacks (journaled; see ``create_missing_pool``)."""
+async def create_pool(
+    context: Context, journal: Journal, mapping: PoolMapping, *, confirm: bool
+) -> CreateResult:
+    (
+        """Preview, or create, the destination pool a source pool lacks """
+        """(journaled; see ``create_missing_pool``)."""
+    )
     from octowiz.engine.workers import create_missing_pool
 
     settings = await asyncio.to_thread(lambda: journal.settings)
     async with clients(context, settings) as (_, destination):
         assert destination is not None
-        return await create_missing_pool(destination, journal, mapping.suggested_pool or mapping.source_name,
-                                         confirm=confirm, source_pool_id=mapping.source_id)
+        return await create_missing_pool(
+            destination,
+            journal,
+            mapping.suggested_pool or mapping.source_name,
+            confirm=confirm,
+            source_pool_id=mapping.source_id,
+        )

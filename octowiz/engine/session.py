@@ -16,8 +16,9 @@ CLOUD_REQUESTS_PER_MINUTE = 180
 
 
 @contextlib.asynccontextmanager
-async def clients(context: Context, settings: dict[str, Any], *,
-                  destination: bool = True) -> AsyncIterator[tuple[OctopusClient, OctopusClient | None]]:
+async def clients(
+    context: Context, settings: dict[str, Any], *, destination: bool = True
+) -> AsyncIterator[tuple[OctopusClient, OctopusClient | None]]:
     """The source client and (optionally) the destination client, discovered in their spaces.
 
     Raises:
@@ -31,16 +32,27 @@ async def clients(context: Context, settings: dict[str, Any], *,
         asyncio.to_thread(context.key_for, s_url, "source"),
         asyncio.to_thread(context.key_for, d_url, "destination") if destination else _none(),
     )
-    for url, key, var in ((s_url, s_key, "OCTOWIZ_SOURCE_API_KEY"), (d_url, d_key, "OCTOWIZ_DESTINATION_API_KEY")):
+    for url, key, var in (
+        (s_url, s_key, "OCTOWIZ_SOURCE_API_KEY"),
+        (d_url, d_key, "OCTOWIZ_DESTINATION_API_KEY"),
+    ):
         if url and not key and (destination or url == s_url):
-            raise InvalidApiKey(f"No API key for {url}: store one with 'octowiz keys set {url}', set {var}, or "
-                                "enter it again in the Connect step.")
-    source = OctopusClient(s_url, s_key or "", space_id=settings.get("source_space") or None,
-                           transport=context.transport)
+            raise InvalidApiKey(
+                f"No API key for {url}: store one with 'octowiz keys set {url}', set {var}, or "
+                "enter it again in the Connect step."
+            )
+    source = OctopusClient(
+        s_url, s_key or "", space_id=settings.get("source_space") or None, transport=context.transport
+    )
     dest = None
     if destination:
-        dest = OctopusClient(d_url, d_key or "", space_id=settings.get("destination_space") or None,
-                             transport=context.transport, requests_per_minute=CLOUD_REQUESTS_PER_MINUTE)
+        dest = OctopusClient(
+            d_url,
+            d_key or "",
+            space_id=settings.get("destination_space") or None,
+            transport=context.transport,
+            requests_per_minute=CLOUD_REQUESTS_PER_MINUTE,
+        )
     try:
         await asyncio.gather(source.discover(), dest.discover() if dest else _none())
         yield source, dest

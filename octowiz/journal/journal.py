@@ -574,7 +574,8 @@ class Journal:
         """Store a scan's result (readiness, connectivity, users) with when it was measured."""
         self._write(
             lambda db: db.execute(
-                "INSERT INTO scans(kind, at, result) VALUES (?, ?, ?)", (kind, at or now(), json.dumps(result))
+                "INSERT INTO scans(kind, at, result) VALUES (?, ?, ?)",
+                (kind, at or now(), json.dumps(result)),
             )
         )
 

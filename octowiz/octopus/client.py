@@ -20,8 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import inspect
 import hashlib
+import inspect
 import logging
 import random
 import re

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App
@@ -13,18 +14,21 @@ from textual.screen import Screen
 
 from octowiz import __version__
 from octowiz.engine.context import Context
-from octowiz.engine.steps import next_step
-from octowiz.journal import Journal, JournalError, journal_path
 from octowiz.engine.readiness import ScanResult
 from octowiz.engine.scanning import latest_connectivity, latest_readiness
+from octowiz.engine.steps import next_step
+from octowiz.journal import Journal, JournalError, journal_path
 from octowiz.tui.screens.connect import ConnectScreen
 from octowiz.tui.screens.connectivity import ConnectivityScreen
-from octowiz.tui.screens.differences import DifferencesScreen
 from octowiz.tui.screens.dialogs import ConfirmDelete, DeleteChoice, NameDialog
+from octowiz.tui.screens.differences import DifferencesScreen
 from octowiz.tui.screens.overview import OverviewData, OverviewScreen
 from octowiz.tui.screens.users import UsersScreen
 from octowiz.tui.screens.welcome import WelcomeScreen
 from octowiz.tui.styles import css_path
+
+if TYPE_CHECKING:
+    from octowiz.engine.connectivity import ConnectivityReport
 
 
 class OctowizApp(App[None]):
@@ -136,26 +140,30 @@ class OctowizApp(App[None]):
     async def _scan_step(self, journal: Journal, step: str, *, review: bool = False) -> str:
         """Show a scanning step (its last recorded result, or a fresh scan) and return how it ended."""
 
-        def enter() -> tuple[dict[str, str], object]:
+        def enter() -> tuple[dict[str, str], ScanResult | None, ConnectivityReport | None]:
             if not review and journal.step_status(step) != "done":
                 journal.set_step(step, "in progress")
             if step == "users":
-                return self._statuses(journal), None
-            latest = latest_readiness(journal) if step == "differences" else latest_connectivity(journal)
-            return self._statuses(journal), latest
+                return self._statuses(journal), None, None
+            if step == "differences":
+                readiness = latest_readiness(journal)
+                return self._statuses(journal), readiness, None
+            connectivity = latest_connectivity(journal)
+            return self._statuses(journal), None, connectivity
 
-        statuses, latest = await asyncio.to_thread(enter)
+        statuses, latest_scan, latest_report = await asyncio.to_thread(enter)
         name = str(journal.settings.get("name", "migration"))
         if step == "users":
-            screen: Screen[str] = UsersScreen(self.context, journal, statuses, self.context.paths.downloads / name,
-                                              review=review)
+            screen: Screen[str] = UsersScreen(
+                self.context, journal, statuses, self.context.paths.downloads / name, review=review
+            )
         elif step == "differences":
-            screen = DifferencesScreen(self.context, journal, statuses, latest,  # type: ignore[arg-type]
-                                                    review=review)
+            screen = DifferencesScreen(self.context, journal, statuses, latest_scan, review=review)
         else:
             scripts = self.context.paths.downloads / name / "probe-scripts"
-            screen = ConnectivityScreen(self.context, journal, statuses, latest, scripts,  # type: ignore[arg-type]
-                                        review=review)
+            screen = ConnectivityScreen(
+                self.context, journal, statuses, latest_report, scripts, review=review
+            )
         return await self.push_screen_wait(screen)
 
     async def _review(self, name: str) -> None:

@@ -79,8 +79,10 @@ class ConnectScreen(Screen[Connection]):
             with VerticalScroll(id="connect-body"):
                 intro = Text("Migration ")
                 intro.append(str(self.settings.get("name", "")), style="bold")
-                intro.append(": connect the Octopus Server you are leaving and the Octopus Cloud instance you are "
-                             "moving to.")
+                intro.append(
+                    ": connect the Octopus Server you are leaving and the Octopus Cloud instance you are "
+                    "moving to."
+                )
                 yield Static(
                     intro,
                     id="connect-intro",

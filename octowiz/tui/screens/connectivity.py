@@ -32,7 +32,11 @@ from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.welcome import demo_banner
 from octowiz.tui.widgets.steps import StepList
 
-_OUTCOME = {"ok": ("✔ ok", "green"), "failed": ("✘ failed", "bold red"), "skipped": ("– skipped", "bright_black")}
+_OUTCOME = {
+    "ok": ("✔ ok", "green"),
+    "failed": ("✘ failed", "bold red"),
+    "skipped": ("– skipped", "bright_black"),
+}
 
 
 @dataclass
@@ -54,15 +58,30 @@ class ConnectivityScreen(Screen[str]):
     """Measure and show connectivity. Dismisses ``done`` or ``welcome``."""
 
     BINDINGS = [
-        Binding("ctrl+r", "measure", "Measure again", tooltip="Run every probe again", id="connectivity.measure"),
-        Binding("ctrl+s", "scripts", "Probe scripts", tooltip="Write a probe script per data centre",
-                id="connectivity.scripts"),
+        Binding(
+            "ctrl+r", "measure", "Measure again", tooltip="Run every probe again", id="connectivity.measure"
+        ),
+        Binding(
+            "ctrl+s",
+            "scripts",
+            "Probe scripts",
+            tooltip="Write a probe script per data centre",
+            id="connectivity.scripts",
+        ),
         Binding("escape", "cancel", "Cancel", tooltip="Stop the running probes", id="connectivity.cancel"),
         Binding("ctrl+b", "back", "Back", tooltip="Back to the welcome screen", id="connectivity.back"),
     ]
 
-    def __init__(self, context: Context, journal: Journal, statuses: dict[str, str],
-                 latest: ConnectivityReport | None, scripts_dir: Path, *, review: bool = False) -> None:
+    def __init__(
+        self,
+        context: Context,
+        journal: Journal,
+        statuses: dict[str, str],
+        latest: ConnectivityReport | None,
+        scripts_dir: Path,
+        *,
+        review: bool = False,
+    ) -> None:
         super().__init__()
         self.context = context
         self.journal = journal
@@ -89,8 +108,11 @@ class ConnectivityScreen(Screen[str]):
                         yield DataTable(id="data-centres", cursor_type="row", zebra_stripes=True)
                         yield Static("", id="dc-note")
                 if not self.review:
-                    yield Checkbox("Also probe listening Tentacles (TCP from this machine to each one)", value=False,
-                                   id="listening")
+                    yield Checkbox(
+                        "Also probe listening Tentacles (TCP from this machine to each one)",
+                        value=False,
+                        id="listening",
+                    )
                 with Horizontal(id="connectivity-actions"):
                     if not self.review:
                         yield Button("Measure again", id="measure", variant="primary")
@@ -102,14 +124,18 @@ class ConnectivityScreen(Screen[str]):
     def on_mount(self) -> None:
         self.title = "octowiz — Connectivity"
         self.query_one("#probes", DataTable).add_columns("Outcome", "Check", "What", "Evidence")
-        self.query_one("#data-centres", DataTable).add_columns("Data centre", "Machines", "Grouped by", "Verified")
+        self.query_one("#data-centres", DataTable).add_columns(
+            "Data centre", "Machines", "Grouped by", "Verified"
+        )
         self.query_one("#probing", LoadingIndicator).display = False
         if self.report is not None:
             self._show(self.report)
         elif not self.review:
             self.action_measure()
         else:
-            self.query_one("#probe-summary", Static).update("No connectivity has been measured for this migration.")
+            self.query_one("#probe-summary", Static).update(
+                "No connectivity has been measured for this migration."
+            )
 
     def action_measure(self, scripts: bool = False) -> None:
         if self.probing or self.review:
@@ -126,8 +152,12 @@ class ConnectivityScreen(Screen[str]):
     async def run_probes(self, listening: bool, scripts: bool) -> None:
         """Probe from this machine (read-only on both instances) and record the report."""
         try:
-            report = await run_connectivity(self.context, self.journal, probe_listening=listening,
-                                            scripts_dir=self.scripts_dir if scripts else None)
+            report = await run_connectivity(
+                self.context,
+                self.journal,
+                probe_listening=listening,
+                scripts_dir=self.scripts_dir if scripts else None,
+            )
         except OctopusError as exc:
             self.post_message(ProbesFailed(str(exc)))
             return
@@ -140,7 +170,9 @@ class ConnectivityScreen(Screen[str]):
             for button in self.query(f"#{bid}").results(Button):
                 button.disabled = on or (bid == "continue" and self.report is None)  # nothing to go on with
         if on:
-            self.query_one("#probe-summary", Static).update(Text("Probing from this machine…", style="italic"))
+            self.query_one("#probe-summary", Static).update(
+                Text("Probing from this machine…", style="italic")
+            )
         self.refresh_bindings()  # the footer offers what check_action allows now
 
     def on_probes_finished(self, message: ProbesFinished) -> None:
@@ -148,12 +180,18 @@ class ConnectivityScreen(Screen[str]):
         self._set_probing(False)
         self._show(message.report)
         if message.scripts is not None:
-            self.notify(f"Probe scripts written to {message.scripts}: run the one for each data centre on a "
-                        "machine there.", title="Probe scripts", timeout=12)
+            self.notify(
+                f"Probe scripts written to {message.scripts}: run the one for each data centre on a "
+                "machine there.",
+                title="Probe scripts",
+                timeout=12,
+            )
 
     def on_probes_failed(self, message: ProbesFailed) -> None:
         self._set_probing(False)
-        self.query_one("#probe-summary", Static).update(Text(f"✘ Could not probe: {message.sentence}", style="red"))
+        self.query_one("#probe-summary", Static).update(
+            Text(f"✘ Could not probe: {message.sentence}", style="red")
+        )
 
     def action_cancel(self) -> None:
         if self.probing:
@@ -164,13 +202,17 @@ class ConnectivityScreen(Screen[str]):
     def _show(self, report: ConnectivityReport) -> None:
         verified = sum(1 for v in report.verifications if v.verified)
         summary = Text()
-        summary.append(f"Measured from {report.measured_from} at "
-                       f"{report.started_at.replace('T', ' ').replace('+00:00', ' UTC')}: ")
+        summary.append(
+            f"Measured from {report.measured_from} at "
+            f"{report.started_at.replace('T', ' ').replace('+00:00', ' UTC')}: "
+        )
         summary.append(f"{report.count('ok')} ok", style="green")
         summary.append(", ")
         summary.append(f"{report.count('failed')} failed", style="bold red" if report.count("failed") else "")
-        summary.append(f", {report.count('skipped')} skipped. Data centres verified by a healthy test Tentacle: "
-                       f"{verified} of {len(report.verifications)}.")
+        summary.append(
+            f", {report.count('skipped')} skipped. Data centres verified by a healthy test Tentacle: "
+            f"{verified} of {len(report.verifications)}."
+        )
         self.query_one("#probe-summary", Static).update(summary)
         probes = self.query_one("#probes", DataTable)
         probes.clear()
@@ -186,8 +228,10 @@ class ConnectivityScreen(Screen[str]):
             mark = Text("✔ verified", style="green") if v and v.verified else Text("not yet", style="yellow")
             dcs.add_row(dc.name, str(len(dc.machine_ids)), dc.basis, mark)
         self.query_one("#dc-note", Static).update(
-            "A data centre is verified when a test Tentacle there, named or with the role octowiz-probe-<name>, "
-            "shows Healthy on the destination. Probe scripts check outbound 443 and 10943 from a machine there.")
+            "A data centre is verified when a test Tentacle there, named or with the role "
+            "octowiz-probe-<name>, shows Healthy on the destination. Probe scripts check outbound 443 and "
+            "10943 from a machine there."
+        )
 
     @on(DataTable.RowHighlighted, "#probes")
     def _probe_row(self, event: DataTable.RowHighlighted) -> None:

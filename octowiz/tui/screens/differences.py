@@ -1,4 +1,7 @@
-"""Differences: the readiness scan — everything that will not work in Octopus Cloud, per project, with evidence."""
+(
+    """Differences: the readiness scan — everything that will not work in Octopus Cloud, per project, """
+    """with evidence."""
+)
 
 from __future__ import annotations
 
@@ -12,7 +15,16 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Header, LoadingIndicator, Static, TabbedContent, TabPane
+from textual.widgets import (
+    Button,
+    DataTable,
+    Footer,
+    Header,
+    LoadingIndicator,
+    Static,
+    TabbedContent,
+    TabPane,
+)
 
 from octowiz.engine.context import Context
 from octowiz.engine.readiness import Finding, ScanResult
@@ -44,13 +56,26 @@ class DifferencesScreen(Screen[str]):
     """Run and show the readiness scan. Dismisses ``done``, ``welcome`` or another step's id."""
 
     BINDINGS = [
-        Binding("ctrl+r", "rescan", "Rescan", tooltip="Scan both instances again (read-only)", id="differences.rescan"),
+        Binding(
+            "ctrl+r",
+            "rescan",
+            "Rescan",
+            tooltip="Scan both instances again (read-only)",
+            id="differences.rescan",
+        ),
         Binding("escape", "cancel", "Cancel scan", tooltip="Stop the running scan", id="differences.cancel"),
         Binding("ctrl+b", "back", "Back", tooltip="Back to the welcome screen", id="differences.back"),
     ]
 
-    def __init__(self, context: Context, journal: Journal, statuses: dict[str, str],
-                 latest: ScanResult | None, *, review: bool = False) -> None:
+    def __init__(
+        self,
+        context: Context,
+        journal: Journal,
+        statuses: dict[str, str],
+        latest: ScanResult | None,
+        *,
+        review: bool = False,
+    ) -> None:
         super().__init__()
         self.context = context
         self.journal = journal
@@ -92,7 +117,9 @@ class DifferencesScreen(Screen[str]):
         elif not self.review:
             self.action_rescan()
         else:
-            self.query_one("#scan-summary", Static).update("No readiness scan has been recorded for this migration.")
+            self.query_one("#scan-summary", Static).update(
+                "No readiness scan has been recorded for this migration."
+            )
 
     # -- scanning --------------------------------------------------------------------------------
 
@@ -120,7 +147,8 @@ class DifferencesScreen(Screen[str]):
                 button.disabled = on or (bid == "continue" and self.result is None)  # nothing to go on with
         if on:
             self.query_one("#scan-summary", Static).update(
-                Text("Scanning the Server and the Cloud instance (read-only)…", style="italic"))
+                Text("Scanning the Server and the Cloud instance (read-only)…", style="italic")
+            )
         self.refresh_bindings()  # the footer offers what check_action allows now
 
     def on_scan_finished(self, message: ScanFinished) -> None:
@@ -130,8 +158,9 @@ class DifferencesScreen(Screen[str]):
 
     def on_scan_failed(self, message: ScanFailed) -> None:
         self._set_scanning(False)
-        self.query_one("#scan-summary", Static).update(Text(f"✘ The scan could not run: {message.sentence}",
-                                                            style="red"))
+        self.query_one("#scan-summary", Static).update(
+            Text(f"✘ The scan could not run: {message.sentence}", style="red")
+        )
 
     def action_cancel(self) -> None:
         if self.scanning:
@@ -143,10 +172,15 @@ class DifferencesScreen(Screen[str]):
 
     def _show(self, result: ScanResult) -> None:
         counts = result.counts()
-        tally = {s: sum(1 for p in result.projects if p.status == s) for s in ("ready", "needs attention", "blocked")}
+        tally = {
+            s: sum(1 for p in result.projects if p.status == s)
+            for s in ("ready", "needs attention", "blocked")
+        }
         summary = Text()
-        summary.append(f"Scanned {result.at.replace('T', ' ').replace('+00:00', ' UTC')} "
-                       f"({result.requests} requests, {result.seconds:.1f} s). ")
+        summary.append(
+            f"Scanned {result.at.replace('T', ' ').replace('+00:00', ' UTC')} "
+            f"({result.requests} requests, {result.seconds:.1f} s). "
+        )
         summary.append(f"{counts['blocker']} blocker(s)", style="bold red" if counts["blocker"] else "")
         summary.append(f", {counts['warning']} warning(s), {counts['info']} note(s). Projects: ")
         summary.append(f"{tally['ready']} ready", style="green")
@@ -178,8 +212,12 @@ class DifferencesScreen(Screen[str]):
         projects.clear()
         for start in range(0, len(result.projects), 200):
             for p in result.projects[start : start + 200]:
-                projects.add_row(p.name, Text(p.status, style=_STATUS.get(p.status, "")), str(len(p.findings)),
-                                 key=p.project_id)
+                projects.add_row(
+                    p.name,
+                    Text(p.status, style=_STATUS.get(p.status, "")),
+                    str(len(p.findings)),
+                    key=p.project_id,
+                )
             await asyncio.sleep(0)
 
     def _detail(self, finding: Finding | None) -> None:

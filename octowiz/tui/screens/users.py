@@ -12,7 +12,17 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Header, Label, LoadingIndicator, Static, TabbedContent, TabPane
+from textual.widgets import (
+    Button,
+    DataTable,
+    Footer,
+    Header,
+    Label,
+    LoadingIndicator,
+    Static,
+    TabbedContent,
+    TabPane,
+)
 
 from octowiz.engine.context import Context
 from octowiz.engine.people import UsersReport, write_csv
@@ -74,8 +84,8 @@ class ConfirmCreatePool(ModalScreen[bool]):
                 f"  Name         {self.preview.name}\n"
                 f"  Type         {self.preview.pool_type}\n"
                 f"  Description  {self.preview.description}\n\n"
-                "It starts empty: add workers to it (at least two, as the guide recommends). The journal records "
-                "the change and how to undo it (delete the pool)."
+                "It starts empty: add workers to it (at least two, as the guide recommends). The journal "
+                "records the change and how to undo it (delete the pool)."
             )
             with Horizontal(classes="dialog-actions"):
                 yield Button("Create", id="confirm", variant="warning")
@@ -97,13 +107,22 @@ class UsersScreen(Screen[str]):
     """Show users, teams and pools; export CSV; create a missing pool. Dismisses ``done`` or ``welcome``."""
 
     BINDINGS = [
-        Binding("ctrl+r", "reload", "Read again", tooltip="Read users, teams and pools again", id="users.reload"),
+        Binding(
+            "ctrl+r", "reload", "Read again", tooltip="Read users, teams and pools again", id="users.reload"
+        ),
         Binding("ctrl+e", "export", "Export CSV", tooltip="Write users.csv and teams.csv", id="users.export"),
         Binding("ctrl+b", "back", "Back", tooltip="Back to the welcome screen", id="users.back"),
     ]
 
-    def __init__(self, context: Context, journal: Journal, statuses: dict[str, str], export_dir: Path,
-                 *, review: bool = False) -> None:
+    def __init__(
+        self,
+        context: Context,
+        journal: Journal,
+        statuses: dict[str, str],
+        export_dir: Path,
+        *,
+        review: bool = False,
+    ) -> None:
         super().__init__()
         self.context = context
         self.journal = journal
@@ -134,18 +153,22 @@ class UsersScreen(Screen[str]):
                 with Horizontal(id="users-actions"):
                     yield Button("Export CSV", id="export")
                     if not self.review:
-                        yield Button("Create pool on Cloud…", id="create-pool", variant="warning", disabled=True)
+                        yield Button(
+                            "Create pool on Cloud…", id="create-pool", variant="warning", disabled=True
+                        )
                         yield Button("Continue", id="continue", variant="success")
                     yield Button("Back", id="back")
         yield Footer()
 
     def on_mount(self) -> None:
         self.title = "octowiz — Users & pools"
-        self.query_one("#users", DataTable).add_columns("User", "Signs in with", "Cloud sign-in", "On Cloud",
-                                                       "Admin", "Why")
+        self.query_one("#users", DataTable).add_columns(
+            "User", "Signs in with", "Cloud sign-in", "On Cloud", "Admin", "Why"
+        )
         self.query_one("#teams", DataTable).add_columns("Team", "Members", "Roles", "External groups")
-        self.query_one("#pools", DataTable).add_columns("Source pool", "Workers (healthy)", "Destination pool",
-                                                       "Steps using it", "Attention")
+        self.query_one("#pools", DataTable).add_columns(
+            "Source pool", "Workers (healthy)", "Destination pool", "Steps using it", "Attention"
+        )
         self.action_reload()
 
     # -- reading ---------------------------------------------------------------------------------
@@ -187,15 +210,24 @@ class UsersScreen(Screen[str]):
         summary = Text()
         summary.append(f"{len(r.users)} users: ")
         summary.append(f"{cannot} cannot sign in to Cloud as they are", style="bold red" if cannot else "")
-        summary.append(f", {invite} to invite, {there} already on Cloud (same email). {len(r.teams)} teams. "
-                       f"{len(message.pools)} worker pools, {flagged} need attention.")
+        summary.append(
+            f", {invite} to invite, {there} already on Cloud (same email). {len(r.teams)} teams. "
+            f"{len(message.pools)} worker pools, {flagged} need attention."
+        )
         self.query_one("#users-summary", Static).update(summary)
         users = self.query_one("#users", DataTable)
         users.clear()
         for u in r.users:
             label, style = _SIGN_IN.get(u.cloud_sign_in, (u.cloud_sign_in, ""))
-            users.add_row(f"{u.display_name} ({u.username})", ", ".join(u.providers) or "—", Text(label, style=style),
-                          u.on_destination or "—", "yes" if u.admin else "", u.reason, key=u.id)
+            users.add_row(
+                f"{u.display_name} ({u.username})",
+                ", ".join(u.providers) or "—",
+                Text(label, style=style),
+                u.on_destination or "—",
+                "yes" if u.admin else "",
+                u.reason,
+                key=u.id,
+            )
         teams = self.query_one("#teams", DataTable)
         teams.clear()
         for t in r.teams:
@@ -207,8 +239,14 @@ class UsersScreen(Screen[str]):
         for p in message.pools:
             dest = f"{p.destination_name} ({p.destination_type})" if p.destination_name else "— none —"
             attention = p.flag or p.suggestion or ""
-            pools.add_row(p.source_name, f"{p.workers} ({p.healthy})", dest, str(len(p.uses)),
-                          Text(attention, style="yellow" if attention else ""), key=p.source_id)
+            pools.add_row(
+                p.source_name,
+                f"{p.workers} ({p.healthy})",
+                dest,
+                str(len(p.uses)),
+                Text(attention, style="yellow" if attention else ""),
+                key=p.source_id,
+            )
         self._pool_selected(0)
 
     @on(DataTable.RowHighlighted, "#pools")
@@ -218,7 +256,9 @@ class UsersScreen(Screen[str]):
     def _pool_selected(self, row: int) -> None:
         mapping = self.pools[row] if 0 <= row < len(self.pools) else None
         detail = self.query_one("#pool-detail", Static)
-        creatable = bool(mapping and mapping.suggested_action == "create-static" and not mapping.destination_id)
+        creatable = bool(
+            mapping and mapping.suggested_action == "create-static" and not mapping.destination_id
+        )
         for button in self.query("#create-pool").results(Button):
             button.disabled = not creatable or self.busy
         if mapping is None:
@@ -239,8 +279,9 @@ class UsersScreen(Screen[str]):
     @work(thread=True, exclusive=True, group="users-export", exit_on_error=False)
     def export(self, report: UsersReport) -> None:
         paths = write_csv(self.export_dir, report)
-        self.app.call_from_thread(self.notify, "Wrote " + " and ".join(str(p) for p in paths) + ".",
-                                  title="Exported")
+        self.app.call_from_thread(
+            self.notify, "Wrote " + " and ".join(str(p) for p in paths) + ".", title="Exported"
+        )
 
     @on(Button.Pressed, "#create-pool")
     def _create_pressed(self) -> None:
@@ -278,7 +319,11 @@ class UsersScreen(Screen[str]):
 
     def on_pool_created(self, message: PoolCreated) -> None:
         r = message.result
-        said = "already existed" if r.status == "exists" else f"was created ({r.pool_id}); the journal can undo it"
+        said = (
+            "already existed"
+            if r.status == "exists"
+            else f"was created ({r.pool_id}); the journal can undo it"
+        )
         self.notify(f"The worker pool {r.name} {said}.", title="Worker pool")
         self._set_busy(False)
         self.action_reload()
