@@ -18,7 +18,7 @@ from octowiz.engine.session import clients
 from octowiz.journal import Journal
 
 if TYPE_CHECKING:
-    from octowiz.engine.connectivity import ConnectivityReport
+    from octowiz.engine.connectivity import ConnectivityReport, DataCentre
     from octowiz.engine.people import UsersReport
     from octowiz.engine.workers import CreateResult, PoolMapping
 
@@ -173,12 +173,43 @@ async def run_connectivity(
             url, feeds=feeds, machines=everything, probe_listening=probe_listening
         )
     names = {str(e.id): str(e.name) for e in environments} | {str(p.id): str(p.name) for p in pools}
-    report.data_centres = suggest_data_centres(everything, names)
+    renames = settings.get("data_centre_names") or {}
+    report.data_centres = name_data_centres(suggest_data_centres(everything, names), renames)
     report.verifications = verify_data_centres(report.data_centres, remote)
     if scripts_dir is not None:
         await asyncio.to_thread(write_probe_scripts, scripts_dir, url, report.data_centres)
     await asyncio.to_thread(lambda: journal.record_scan("connectivity", report.to_dict(), report.finished_at))
     return report
+
+
+def name_data_centres(suggested: list[DataCentre], renames: dict[str, str]) -> list[DataCentre]:
+    """Apply the team's names to suggested data centres; giving two the same name merges them."""
+    from octowiz.engine.connectivity import merge_data_centres
+
+    groups: dict[str, list[DataCentre]] = {}
+    for dc in suggested:
+        groups.setdefault(str(renames.get(dc.name) or dc.name), []).append(dc)
+    out = []
+    for name, dcs in groups.items():
+        out.append(dcs[0].renamed(name) if len(dcs) == 1 else merge_data_centres(name, *dcs))
+    return out
+
+
+async def rename_data_centre(journal: Journal, shown: str, name: str) -> None:
+    """Remember the team's name for a data centre (applied at the next measurement).
+
+    ``shown`` is the name on screen: a suggestion, or a name the team gave before (then every
+    suggestion carrying it follows). Giving two data centres the same name merges them.
+    """
+
+    def write() -> None:
+        renames = {str(k): str(v) for k, v in (journal.settings.get("data_centre_names") or {}).items()}
+        followers = [k for k, v in renames.items() if v == shown]
+        for key in followers or [shown]:
+            renames[key] = name
+        journal.set_settings(data_centre_names=renames)
+
+    await asyncio.to_thread(write)
 
 
 def latest_connectivity(journal: Journal) -> ConnectivityReport | None:

@@ -26,9 +26,10 @@ from textual.widgets import (
 
 from octowiz.engine.connectivity import ConnectivityReport
 from octowiz.engine.context import Context
-from octowiz.engine.scanning import run_connectivity
+from octowiz.engine.scanning import rename_data_centre, run_connectivity
 from octowiz.journal import Journal
 from octowiz.octopus.errors import OctopusError
+from octowiz.tui.screens.dialogs import TextDialog
 from octowiz.tui.screens.welcome import demo_banner
 from octowiz.tui.widgets.steps import StepList
 
@@ -107,6 +108,8 @@ class ConnectivityScreen(Screen[str]):
                     with TabPane("Data centres", id="tab-dcs"):
                         yield DataTable(id="data-centres", cursor_type="row", zebra_stripes=True)
                         yield Static("", id="dc-note")
+                        if not self.review:
+                            yield Button("Rename data centre…", id="rename-dc")
                 if not self.review:
                     yield Checkbox(
                         "Also probe listening Tentacles (TCP from this machine to each one)",
@@ -252,6 +255,40 @@ class ConnectivityScreen(Screen[str]):
         when = r.measured_at.replace("T", " ").replace("+00:00", " UTC")
         text.append(f"Measured from {r.measured_from} at {when}", style="bright_black")
         panel.update(text)
+
+    @on(Button.Pressed, "#rename-dc")
+    def _rename_pressed(self) -> None:
+        if self.report is None or self.probing:
+            return
+        row = self.query_one("#data-centres", DataTable).cursor_row
+        if not 0 <= row < len(self.report.data_centres):
+            return
+        current = self.report.data_centres[row].name
+
+        def check(name: str) -> str:
+            return (
+                "" if name.strip() else "Give the data centre a name (the same name as another merges them)."
+            )
+
+        def renamed(name: str | None) -> None:
+            if name and name.strip() and name.strip() != current:
+                self.apply_rename(current, name.strip())
+
+        self.app.push_screen(
+            TextDialog(
+                "Name this data centre",
+                f"Suggested: {current}. Naming two data centres the same merges "
+                "them; their probe scripts and test Tentacle marker follow the name.",
+                current,
+                check,
+            ),
+            renamed,
+        )
+
+    @work(exclusive=True, group="connectivity-rename", exit_on_error=False)
+    async def apply_rename(self, current: str, name: str) -> None:
+        await rename_data_centre(self.journal, current, name)
+        self.action_measure()
 
     def action_continue(self) -> None:
         if self.report is not None and not self.probing:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -41,6 +42,43 @@ class NameDialog(ModalScreen[str | None]):
             self.query_one("#name-error", Static).update(f"[red]{error}[/red]")
             return
         self.dismiss(name)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class TextDialog(ModalScreen[str | None]):
+    """Ask for one line of text; ``validate`` returns an error sentence or ''."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", tooltip="Keep things as they are", id="text.cancel")]
+
+    def __init__(self, title: str, hint: str, initial: str, validate: Callable[[str], str]) -> None:
+        super().__init__()
+        self.heading = title
+        self.hint = hint
+        self.initial = initial
+        self.validate = validate
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog"):
+            yield Label(self.heading, classes="dialog-title")
+            yield Static(self.hint)
+            yield Input(value=self.initial, id="text")
+            yield Static("", id="text-error")
+            with Horizontal(classes="dialog-actions"):
+                yield Button("Save", id="save", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#save")
+    def _save(self) -> None:
+        value = self.query_one("#text", Input).value
+        error = self.validate(value)
+        if error:
+            self.query_one("#text-error", Static).update(Text(error, style="red"))
+            return
+        self.dismiss(value.strip())
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
