@@ -70,6 +70,7 @@ class ConnectivityScreen(Screen[str]):
             id="connectivity.scripts",
         ),
         Binding("escape", "cancel", "Cancel", tooltip="Stop the running probes", id="connectivity.cancel"),
+        Binding("ctrl+n", "continue", "Continue", tooltip="On to the next step", id="connectivity.continue"),
         Binding("ctrl+b", "back", "Back", tooltip="Back to the welcome screen", id="connectivity.back"),
     ]
 
@@ -182,6 +183,7 @@ class ConnectivityScreen(Screen[str]):
         self.report = message.report
         self._set_probing(False)
         self._show(message.report)
+        self.query_one("#probes", DataTable).focus()
         if message.scripts is not None:
             self.notify(
                 f"Probe scripts written to {message.scripts}: run the one for each data centre on a "
@@ -299,6 +301,8 @@ class ConnectivityScreen(Screen[str]):
             self.dismiss("welcome")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "continue":
+            return self.report is not None and not self.probing
         if action in ("measure", "scripts"):
             return not self.review and not self.probing
         if action == "cancel":

@@ -64,6 +64,7 @@ class DifferencesScreen(Screen[str]):
             id="differences.rescan",
         ),
         Binding("escape", "cancel", "Cancel scan", tooltip="Stop the running scan", id="differences.cancel"),
+        Binding("ctrl+n", "continue", "Continue", tooltip="On to the next step", id="differences.continue"),
         Binding("ctrl+b", "back", "Back", tooltip="Back to the welcome screen", id="differences.back"),
     ]
 
@@ -155,6 +156,7 @@ class DifferencesScreen(Screen[str]):
         self.result = message.result
         self._set_scanning(False)
         self._show(message.result)
+        self.query_one("#findings", DataTable).focus()  # arrows move through the findings at once
 
     def on_scan_failed(self, message: ScanFailed) -> None:
         self._set_scanning(False)
@@ -254,6 +256,8 @@ class DifferencesScreen(Screen[str]):
             self.dismiss("welcome")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "continue":
+            return self.result is not None and not self.scanning
         if action == "rescan":
             return not self.review and not self.scanning
         if action == "cancel":

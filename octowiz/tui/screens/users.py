@@ -111,6 +111,7 @@ class UsersScreen(Screen[str]):
             "ctrl+r", "reload", "Read again", tooltip="Read users, teams and pools again", id="users.reload"
         ),
         Binding("ctrl+e", "export", "Export CSV", tooltip="Write users.csv and teams.csv", id="users.export"),
+        Binding("ctrl+n", "continue", "Continue", tooltip="On to the next step", id="users.continue"),
         Binding("ctrl+b", "back", "Back", tooltip="Back to the welcome screen", id="users.back"),
     ]
 
@@ -202,6 +203,7 @@ class UsersScreen(Screen[str]):
     def on_people_loaded(self, message: PeopleLoaded) -> None:
         self._set_busy(False)
         self.report, self.pools = message.report, message.pools
+        self.query_one("#users", DataTable).focus()
         r = message.report
         cannot = sum(1 for u in r.users if u.cloud_sign_in == "no")
         invite = sum(1 for u in r.users if u.cloud_sign_in == "invite")
@@ -337,6 +339,8 @@ class UsersScreen(Screen[str]):
             self.dismiss("welcome")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "continue":
+            return self.report is not None and not self.busy
         if action in ("reload", "back", "continue"):
             return not self.busy
         return True
