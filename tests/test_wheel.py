@@ -24,6 +24,10 @@ async def main():
     ctx = demo_context(Paths(root / "s", root / "c", root / "l"))
     app = make_app(ctx)
     async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(500):
+            if len(app.screen_stack) > 1:
+                break
+            await pilot.pause()
         for _ in range(4):
             busy = [w for w in app.workers if w.group != "app-flow" and not w.is_finished]
             if busy:

@@ -18,6 +18,10 @@ SIZE = (130, 40)
 
 
 async def _settle(pilot: Any) -> None:
+    for _ in range(500):  # the flow worker pushes the first screen: wait until it is up
+        if len(pilot.app.screen_stack) > 1:
+            break
+        await pilot.pause()
     for _ in range(4):
         busy = [w for w in pilot.app.workers if w.group != "app-flow" and not w.is_finished]
         if busy:

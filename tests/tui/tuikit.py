@@ -94,6 +94,12 @@ def demo_context(tmp: Path, sim: Simulator) -> Context:
 
 async def settle(pilot: Any) -> None:
     """Wait until the screens' workers and the message queue are idle (not the app's lifelong flow)."""
+    # The app's flow pushes the first screen from a worker: under load that can come after the first
+    # pause, so wait (on events, bounded) until a screen of ours is up before waiting on its workers.
+    for _ in range(500):
+        if len(pilot.app.screen_stack) > 1:
+            break
+        await pilot.pause()
     for _ in range(4):
         busy = [w for w in pilot.app.workers if w.group != "app-flow" and not w.is_finished]
         if busy:

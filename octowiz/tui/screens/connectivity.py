@@ -9,18 +9,13 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import (
     Button,
     Checkbox,
     DataTable,
-    Footer,
-    Header,
     LoadingIndicator,
     Static,
-    TabbedContent,
     TabPane,
 )
 
@@ -30,8 +25,7 @@ from octowiz.engine.scanning import rename_data_centre, run_connectivity
 from octowiz.journal import Journal
 from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.dialogs import TextDialog
-from octowiz.tui.screens.welcome import demo_banner
-from octowiz.tui.widgets.steps import StepList
+from octowiz.tui.screens.step import StepScreen
 
 _OUTCOME = {
     "ok": ("✔ ok", "green"),
@@ -55,7 +49,11 @@ class ProbesFailed(Message):
     sentence: str
 
 
-class ConnectivityScreen(Screen[str]):
+class ConnectivityScreen(StepScreen):
+    STEP = "connectivity"
+    SUMMARY_ID = "probe-summary"
+    BUSY_ID = "probing"
+
     """Measure and show connectivity. Dismisses ``done`` or ``welcome``."""
 
     BINDINGS = [
@@ -84,46 +82,34 @@ class ConnectivityScreen(Screen[str]):
         *,
         review: bool = False,
     ) -> None:
-        super().__init__()
-        self.context = context
-        self.journal = journal
-        self.statuses = statuses
+        super().__init__(context, journal, statuses, review=review)
         self.report = latest
         self.scripts_dir = scripts_dir
-        self.review = review
         self.probing = False
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        if self.context.demo:
-            yield demo_banner()
-        with Horizontal(id="connectivity-layout"):
-            yield StepList(self.statuses, "connectivity", id="steps")
-            with Vertical(id="connectivity-body"):
-                yield Static("", id="probe-summary")
-                yield LoadingIndicator(id="probing")
-                with TabbedContent(id="connectivity-tabs"):
-                    with TabPane("Probes", id="tab-probes"):
-                        yield DataTable(id="probes", cursor_type="row", zebra_stripes=True)
-                        yield Static("", id="probe-detail")
-                    with TabPane("Data centres", id="tab-dcs"):
-                        yield DataTable(id="data-centres", cursor_type="row", zebra_stripes=True)
-                        yield Static("", id="dc-note")
-                        if not self.review:
-                            yield Button("Rename data centre…", id="rename-dc")
-                if not self.review:
-                    yield Checkbox(
-                        "Also probe listening Tentacles (TCP from this machine to each one)",
-                        value=False,
-                        id="listening",
-                    )
-                with Horizontal(id="connectivity-actions"):
-                    if not self.review:
-                        yield Button("Measure again", id="measure", variant="primary")
-                        yield Button("Probe scripts", id="scripts")
-                        yield Button("Continue", id="continue", variant="success")
-                    yield Button("Back", id="back")
-        yield Footer()
+    def compose_tabs(self) -> ComposeResult:
+        with TabPane("Probes", id="tab-probes"):
+            yield DataTable(id="probes", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="probe-detail")
+        with TabPane("Data centres", id="tab-dcs"):
+            yield DataTable(id="data-centres", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="dc-note")
+            if not self.review:
+                yield Button("Rename data centre…", id="rename-dc")
+
+    def compose_below_tabs(self) -> ComposeResult:
+        if not self.review:
+            yield Checkbox(
+                "Also probe listening Tentacles (TCP from this machine to each one)",
+                value=False,
+                id="listening",
+            )
+
+    def compose_actions(self) -> ComposeResult:
+        if not self.review:
+            yield Button("Measure again", id="measure", variant="primary")
+            yield Button("Probe scripts", id="scripts")
+            yield Button("Continue", id="continue", variant="success")
 
     def on_mount(self) -> None:
         self.title = "octowiz — Connectivity"

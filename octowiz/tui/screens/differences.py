@@ -12,17 +12,12 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import (
     Button,
     DataTable,
-    Footer,
-    Header,
     LoadingIndicator,
     Static,
-    TabbedContent,
     TabPane,
 )
 
@@ -31,8 +26,7 @@ from octowiz.engine.readiness import Finding, ScanResult
 from octowiz.engine.scanning import run_readiness
 from octowiz.journal import Journal
 from octowiz.octopus.errors import OctopusError
-from octowiz.tui.screens.welcome import demo_banner
-from octowiz.tui.widgets.steps import StepList
+from octowiz.tui.screens.step import StepScreen
 
 _SEVERITY = {"blocker": ("BLOCKER", "bold red"), "warning": ("warning", "yellow"), "info": ("note", "cyan")}
 _STATUS = {"blocked": "bold red", "needs attention": "yellow", "ready": "green"}
@@ -52,7 +46,11 @@ class ScanFailed(Message):
     sentence: str
 
 
-class DifferencesScreen(Screen[str]):
+class DifferencesScreen(StepScreen):
+    STEP = "differences"
+    SUMMARY_ID = "scan-summary"
+    BUSY_ID = "scanning"
+
     """Run and show the readiness scan. Dismisses ``done``, ``welcome`` or another step's id."""
 
     BINDINGS = [
@@ -77,35 +75,21 @@ class DifferencesScreen(Screen[str]):
         *,
         review: bool = False,
     ) -> None:
-        super().__init__()
-        self.context = context
-        self.journal = journal
-        self.statuses = statuses
+        super().__init__(context, journal, statuses, review=review)
         self.result = latest
-        self.review = review
         self.scanning = False
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        if self.context.demo:
-            yield demo_banner()
-        with Horizontal(id="differences-layout"):
-            yield StepList(self.statuses, "differences", id="steps")
-            with Vertical(id="differences-body"):
-                yield Static("", id="scan-summary")
-                yield LoadingIndicator(id="scanning")
-                with TabbedContent(id="differences-tabs"):
-                    with TabPane("Findings", id="tab-findings"):
-                        yield DataTable(id="findings", cursor_type="row", zebra_stripes=True)
-                        yield Static("", id="finding-detail")
-                    with TabPane("Projects", id="tab-projects"):
-                        yield DataTable(id="projects", cursor_type="row", zebra_stripes=True)
-                with Horizontal(id="differences-actions"):
-                    if not self.review:
-                        yield Button("Rescan", id="rescan", variant="primary")
-                        yield Button("Continue", id="continue", variant="success")
-                    yield Button("Back", id="back")
-        yield Footer()
+    def compose_tabs(self) -> ComposeResult:
+        with TabPane("Findings", id="tab-findings"):
+            yield DataTable(id="findings", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="finding-detail")
+        with TabPane("Projects", id="tab-projects"):
+            yield DataTable(id="projects", cursor_type="row", zebra_stripes=True)
+
+    def compose_actions(self) -> ComposeResult:
+        if not self.review:
+            yield Button("Rescan", id="rescan", variant="primary")
+            yield Button("Continue", id="continue", variant="success")
 
     def on_mount(self) -> None:
         self.title = "octowiz — Differences"

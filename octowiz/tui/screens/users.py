@@ -11,16 +11,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import (
     Button,
     DataTable,
-    Footer,
-    Header,
     Label,
     LoadingIndicator,
     Static,
-    TabbedContent,
     TabPane,
 )
 
@@ -30,8 +27,7 @@ from octowiz.engine.scanning import create_pool, run_people
 from octowiz.engine.workers import CreateResult, PoolMapping
 from octowiz.journal import Journal
 from octowiz.octopus.errors import OctopusError
-from octowiz.tui.screens.welcome import demo_banner
-from octowiz.tui.widgets.steps import StepList
+from octowiz.tui.screens.step import StepScreen
 
 _SIGN_IN = {"yes": ("✔ yes", "green"), "invite": ("invite", "yellow"), "no": ("✘ no", "bold red")}
 
@@ -103,7 +99,11 @@ class ConfirmCreatePool(ModalScreen[bool]):
         self.dismiss(False)
 
 
-class UsersScreen(Screen[str]):
+class UsersScreen(StepScreen):
+    STEP = "users"
+    SUMMARY_ID = "users-summary"
+    BUSY_ID = "reading"
+
     """Show users, teams and pools; export CSV; create a missing pool. Dismisses ``done`` or ``welcome``."""
 
     BINDINGS = [
@@ -124,42 +124,26 @@ class UsersScreen(Screen[str]):
         *,
         review: bool = False,
     ) -> None:
-        super().__init__()
-        self.context = context
-        self.journal = journal
-        self.statuses = statuses
+        super().__init__(context, journal, statuses, review=review)
         self.export_dir = export_dir
-        self.review = review
         self.report: UsersReport | None = None
         self.pools: list[PoolMapping] = []
         self.busy = False
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        if self.context.demo:
-            yield demo_banner()
-        with Horizontal(id="users-layout"):
-            yield StepList(self.statuses, "users", id="steps")
-            with Vertical(id="users-body"):
-                yield Static("", id="users-summary")
-                yield LoadingIndicator(id="reading")
-                with TabbedContent(id="users-tabs"):
-                    with TabPane("Users", id="tab-users"):
-                        yield DataTable(id="users", cursor_type="row", zebra_stripes=True)
-                    with TabPane("Teams", id="tab-teams"):
-                        yield DataTable(id="teams", cursor_type="row", zebra_stripes=True)
-                    with TabPane("Worker pools", id="tab-pools"):
-                        yield DataTable(id="pools", cursor_type="row", zebra_stripes=True)
-                        yield Static("", id="pool-detail")
-                with Horizontal(id="users-actions"):
-                    yield Button("Export CSV", id="export")
-                    if not self.review:
-                        yield Button(
-                            "Create pool on Cloud…", id="create-pool", variant="warning", disabled=True
-                        )
-                        yield Button("Continue", id="continue", variant="success")
-                    yield Button("Back", id="back")
-        yield Footer()
+    def compose_tabs(self) -> ComposeResult:
+        with TabPane("Users", id="tab-users"):
+            yield DataTable(id="users", cursor_type="row", zebra_stripes=True)
+        with TabPane("Teams", id="tab-teams"):
+            yield DataTable(id="teams", cursor_type="row", zebra_stripes=True)
+        with TabPane("Worker pools", id="tab-pools"):
+            yield DataTable(id="pools", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="pool-detail")
+
+    def compose_actions(self) -> ComposeResult:
+        yield Button("Export CSV", id="export")
+        if not self.review:
+            yield Button("Create pool on Cloud…", id="create-pool", variant="warning", disabled=True)
+            yield Button("Continue", id="continue", variant="success")
 
     def on_mount(self) -> None:
         self.title = "octowiz — Users & pools"
