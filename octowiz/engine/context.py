@@ -5,12 +5,16 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
 from octowiz.journal import Journal, JournalError, journal_path, list_migrations, migration_name
 from octowiz.paths import Paths, default_paths
 from octowiz.secrets import KeyStore, env_key
+
+if TYPE_CHECKING:
+    from octowiz.sim.simulator import Simulator
 
 
 @dataclass
@@ -127,17 +131,22 @@ def real_context(paths: Paths | None = None) -> Context:
 
 def demo_context(paths: Paths | None = None, *, reset: bool = False) -> Context:
     """The demo: a simulated Server and Cloud persisted in the demo directory, with their own journals."""
-    from octowiz.octopus.urls import normalise_base_url
-    from octowiz.sim.keys import CLOUD_MANAGER, SERVER_ADMIN
     from octowiz.sim.simulator import Simulator
 
     p = paths or default_paths()
     if reset and p.demo.exists():
         shutil.rmtree(p.demo)
-    sim = Simulator(p.demo / "instances", "demo")
+    return simulator_context(p, Simulator(p.demo / "instances", "demo"))
+
+
+def simulator_context(paths: Paths, sim: Simulator) -> Context:
+    """A demo context over a given simulator: its transport, its keys (never stored), the demo's journals."""
+    from octowiz.octopus.urls import normalise_base_url
+    from octowiz.sim.keys import CLOUD_MANAGER, SERVER_ADMIN
+
     return Context(
-        paths=p,
-        migrations_dir=p.demo / "migrations",
+        paths=paths,
+        migrations_dir=paths.demo / "migrations",
         keystore=None,
         transport=sim.transport(),
         demo=True,

@@ -9,11 +9,9 @@ from typing import Any
 import httpx
 import keyring.backend
 
-from octowiz.engine.context import Context
-from octowiz.octopus.urls import normalise_base_url
+from octowiz.engine.context import Context, simulator_context
 from octowiz.paths import Paths
 from octowiz.secrets import KeyStore
-from octowiz.sim.keys import CLOUD_MANAGER, SERVER_ADMIN
 from octowiz.sim.simulator import Simulator
 
 
@@ -77,19 +75,7 @@ def real_context(
 
 def demo_context(tmp: Path, sim: Simulator) -> Context:
     """octowiz --demo, with an in-memory simulator."""
-    p = paths(tmp)
-    return Context(
-        paths=p,
-        migrations_dir=p.demo / "migrations",
-        keystore=None,
-        transport=sim.transport(),
-        demo=True,
-        simulator=sim,
-        demo_keys={
-            normalise_base_url(sim.server_url): SERVER_ADMIN.api_key,
-            normalise_base_url(sim.cloud_url): CLOUD_MANAGER.api_key,
-        },
-    )
+    return simulator_context(paths(tmp), sim)
 
 
 async def settle(pilot: Any) -> None:
