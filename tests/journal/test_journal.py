@@ -727,3 +727,36 @@ def test_status_of_a_missing_migration_is_one_sentence(tmp_path: Path) -> None:
     assert bad_name.stderr == (
         "octowiz: '../etc' cannot be a migration name: use letters, digits, spaces, '-' or '_'.\n"
     )
+
+
+def test_status_piped_into_a_reader_that_stops_early_is_not_a_traceback(tmp_path: Path) -> None:
+    env = {**os.environ, "OCTOWIZ_HOME": str(tmp_path)}
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "octowiz",
+            "--demo",
+            "new",
+            "pipe",
+            "--source",
+            "https://octopus.example.internal",
+            "--destination",
+            "https://octowiz-demo.octopus.app",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert made.returncode == 0, made.stderr
+    status = subprocess.Popen(
+        [sys.executable, "-m", "octowiz", "--demo", "status"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert status.stdout is not None
+    status.stdout.close()  # the reader is gone before octowiz writes, like `| head -0`
+    _, err = status.communicate(timeout=60)
+    assert b"Traceback" not in err

@@ -94,8 +94,8 @@ class OverviewScreen(Screen[str]):
         if remaining:
             return f"Remaining: {', '.join(remaining)}."
         return (
-            "Every step available in this version of octowiz is done. The readiness scan, waves, "
-            "Export/Import and the later steps arrive with the next capabilities."
+            "Every step available in this version of octowiz is done. Waves, Export/Import and the later "
+            "steps arrive with the next capabilities."
         )
 
     def _actions(self) -> Table:
