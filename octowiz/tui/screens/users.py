@@ -133,6 +133,7 @@ class UsersScreen(StepScreen):
     def compose_tabs(self) -> ComposeResult:
         with TabPane("Users", id="tab-users"):
             yield DataTable(id="users", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="user-detail")
         with TabPane("Teams", id="tab-teams"):
             yield DataTable(id="teams", cursor_type="row", zebra_stripes=True)
         with TabPane("Worker pools", id="tab-pools"):
@@ -234,6 +235,31 @@ class UsersScreen(StepScreen):
                 key=p.source_id,
             )
         self._pool_selected(0)
+        self._user_detail(0)
+
+    @on(DataTable.RowHighlighted, "#users")
+    def _user_row(self, event: DataTable.RowHighlighted) -> None:
+        self._user_detail(event.cursor_row)
+
+    def _user_detail(self, row: int) -> None:
+        users = self.report.users if self.report else []
+        panel = self.query_one("#user-detail", Static)
+        if not 0 <= row < len(users):
+            panel.update("")
+            return
+        u = users[row]
+        label, style = _SIGN_IN.get(u.cloud_sign_in, (u.cloud_sign_in, ""))
+        text = Text()
+        text.append(f"{u.display_name} ({u.username})", style="bold")
+        text.append(f"  {u.email or 'no email'}\n")
+        text.append("Cloud sign-in: ")
+        text.append(label, style=style)
+        text.append(f" — {u.reason}\n")
+        if u.on_destination:
+            text.append(f"Already on Cloud as {u.on_destination} (same email).\n")
+        if u.teams:
+            text.append(f"Teams: {', '.join(u.teams)}\n")
+        panel.update(text)
 
     @on(DataTable.RowHighlighted, "#pools")
     def _pool_row(self, event: DataTable.RowHighlighted) -> None:
