@@ -204,6 +204,12 @@ def from_transport(exc: httpx.HTTPError, url: httpx.URL, timeout: float | None =
                 "uses a private certificate authority, give its CA bundle (--ca-bundle).",
                 host=host,
             )
+        if isinstance(cause, ssl.SSLError) and cause.reason == "WRONG_VERSION_NUMBER":
+            return TlsError(
+                f"{host}:{port} does not speak HTTPS (the TLS handshake got a plain answer): if the instance "
+                "serves plain HTTP, write its URL with http://.",
+                host=host,
+            )
         if isinstance(cause, ssl.SSLError):
             return TlsError(
                 f"The TLS handshake with {host} failed ({cause.reason or cause}): check that the URL's "

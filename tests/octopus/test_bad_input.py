@@ -176,3 +176,19 @@ async def test_timeouts_say_so(fake_time: FakeTime) -> None:
                 await client.root()
     assert "127.0.0.1 did not answer within 0.2 seconds" in str(info.value)
     assert not isinstance(info.value, httpx.HTTPError)
+
+
+async def test_https_to_a_plain_http_port_says_to_write_http(
+    sim_http: dict[str, Endpoint], fake_time: FakeTime
+) -> None:
+    plain = sim_http["server"].url  # http://127.0.0.1:PORT
+    port = plain.rsplit(":", 1)[1]
+    async with OctopusClient(
+        f"127.0.0.1:{port}", SERVER_ADMIN.api_key, sleep=fake_time.sleep, max_attempts=1
+    ) as client:  # no scheme: https is assumed
+        with pytest.raises(TlsError) as info:
+            await client.root()
+    assert str(info.value) == (
+        f"127.0.0.1:{port} does not speak HTTPS (the TLS handshake got a plain answer): if "
+        "the instance serves plain HTTP, write its URL with http://."
+    )
