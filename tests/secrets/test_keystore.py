@@ -282,8 +282,8 @@ def test_key_for_prefers_keyring_then_environment(tmp_path: Path, monkeypatch: p
     backend = MemoryKeyring()
     ctx = _context(tmp_path, backend)
     assert ctx.key_for(SERVER, "source") == (None, "none")
-    monkeypatch.setenv("OCTOWIZ_SOURCE_API_KEY", "  API-FROMENV000000000000000  ")
-    assert ctx.key_for(SERVER, "source") == ("API-FROMENV000000000000000", "environment")
+    monkeypatch.setenv("OCTOWIZ_SOURCE_API_KEY", "  API-FAKEFROMENV00000000000  ")
+    assert ctx.key_for(SERVER, "source") == ("API-FAKEFROMENV00000000000", "environment")
     # the source's variable is not the destination's
     assert ctx.key_for(CLOUD, "destination") == (None, "none")
     monkeypatch.setenv("OCTOWIZ_DESTINATION_API_KEY", "API-DESTENV000000000000000")
@@ -300,13 +300,13 @@ def test_key_for_session_keys_come_before_the_keyring(
     ctx = _context(tmp_path, backend, session_keys={SERVER: "API-SESSION0000000000000000"})
     assert ctx.keystore is not None
     ctx.keystore.set(SERVER, KEY)
-    monkeypatch.setenv("OCTOWIZ_SOURCE_API_KEY", "API-FROMENV000000000000000")
+    monkeypatch.setenv("OCTOWIZ_SOURCE_API_KEY", "API-FAKEFROMENV00000000000")
     assert ctx.key_for("octopus.example.com/", "source") == ("API-SESSION0000000000000000", "session")
-    assert ctx.key_for(CLOUD, "source") == ("API-FROMENV000000000000000", "environment")
+    assert ctx.key_for(CLOUD, "source") == ("API-FAKEFROMENV00000000000", "environment")
 
 
 def test_key_for_demo_keys_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OCTOWIZ_SOURCE_API_KEY", "API-FROMENV000000000000000")
+    monkeypatch.setenv("OCTOWIZ_SOURCE_API_KEY", "API-FAKEFROMENV00000000000")
     ctx = _context(
         tmp_path,
         None,
@@ -322,8 +322,8 @@ def test_key_for_demo_keys_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 def test_key_for_with_an_unusable_keyring(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ctx = _context(tmp_path, _unusable_backend(kind, monkeypatch))
     assert ctx.key_for(SERVER, "source") == (None, "none")
-    monkeypatch.setenv("OCTOWIZ_SOURCE_API_KEY", "API-FROMENV000000000000000")
-    assert ctx.key_for(SERVER, "source") == ("API-FROMENV000000000000000", "environment")
+    monkeypatch.setenv("OCTOWIZ_SOURCE_API_KEY", "API-FAKEFROMENV00000000000")
+    assert ctx.key_for(SERVER, "source") == ("API-FAKEFROMENV00000000000", "environment")
 
 
 def test_key_for_a_url_that_is_not_one(tmp_path: Path) -> None:
