@@ -72,7 +72,7 @@ async def test_unknown_host_name(sim: Simulator, fake_time: FakeTime) -> None:
 
 
 async def test_wrong_key(sim_http: dict[str, Endpoint], fake_time: FakeTime) -> None:
-    async with make_client(sim_http["server"], fake_time, key="API-WRONGKEY0000000000000000") as client:
+    async with make_client(sim_http["server"], fake_time, key="API-FAKEWRONGKEY000000000000") as client:
         with pytest.raises(Unauthorized) as info:
             await client.current_user()
     text = str(info.value)

@@ -286,8 +286,8 @@ def test_key_for_prefers_keyring_then_environment(tmp_path: Path, monkeypatch: p
     assert ctx.key_for(SERVER, "source") == ("API-FAKEFROMENV00000000000", "environment")
     # the source's variable is not the destination's
     assert ctx.key_for(CLOUD, "destination") == (None, "none")
-    monkeypatch.setenv("OCTOWIZ_DESTINATION_API_KEY", "API-DESTENV000000000000000")
-    assert ctx.key_for(CLOUD, "destination") == ("API-DESTENV000000000000000", "environment")
+    monkeypatch.setenv("OCTOWIZ_DESTINATION_API_KEY", "API-FAKEDESTENV00000000000")
+    assert ctx.key_for(CLOUD, "destination") == ("API-FAKEDESTENV00000000000", "environment")
     assert ctx.keystore is not None
     ctx.keystore.set(SERVER, KEY)
     assert ctx.key_for("https://Octopus.Example.com/api", "source") == (KEY, "keyring")
@@ -297,11 +297,11 @@ def test_key_for_session_keys_come_before_the_keyring(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     backend = MemoryKeyring()
-    ctx = _context(tmp_path, backend, session_keys={SERVER: "API-SESSION0000000000000000"})
+    ctx = _context(tmp_path, backend, session_keys={SERVER: "API-FAKESESSION000000000000"})
     assert ctx.keystore is not None
     ctx.keystore.set(SERVER, KEY)
     monkeypatch.setenv("OCTOWIZ_SOURCE_API_KEY", "API-FAKEFROMENV00000000000")
-    assert ctx.key_for("octopus.example.com/", "source") == ("API-SESSION0000000000000000", "session")
+    assert ctx.key_for("octopus.example.com/", "source") == ("API-FAKESESSION000000000000", "session")
     assert ctx.key_for(CLOUD, "source") == ("API-FAKEFROMENV00000000000", "environment")
 
 
@@ -312,7 +312,7 @@ def test_key_for_demo_keys_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         None,
         demo=True,
         demo_keys={SERVER: SERVER_ADMIN.api_key},
-        session_keys={SERVER: "API-SESSION0000000000000000"},
+        session_keys={SERVER: "API-FAKESESSION000000000000"},
     )
     assert ctx.key_for("https://octopus.example.com/api/", "source") == (SERVER_ADMIN.api_key, "demo")
     assert ctx.key_for(CLOUD, "source") == (None, "demo")  # the demo never falls back to real keys
@@ -433,7 +433,7 @@ print(json.dumps(out))
 
 def test_real_secret_service_stores_reads_and_forgets(tmp_path: Path) -> None:
     _require_secret_service()
-    key = "API-REALSECRETSERVICE00000000000"
+    key = "API-FAKEREALSECRETSERVICE0000000"
     config = tmp_path / "octowiz-config"
     out = _in_secret_service(tmp_path, REAL_KEYSTORE, str(config), key)
     assert out["usable"] is True and out["name"] == "keyring.backends.SecretService.Keyring", out

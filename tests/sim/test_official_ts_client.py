@@ -165,7 +165,7 @@ def test_check_script_reports_failure_without_printing_the_key(
 ) -> None:
     node = _node()
     _, endpoints = served
-    bad_key = "API-NOTAVALIDKEY0000000000000000"
+    bad_key = "API-FAKENOTAVALIDKEY000000000000"
     proc = subprocess.run(
         [node, str(CHECK), endpoints["server"].url, bad_key, "Default", str(tmp_path)],
         capture_output=True,

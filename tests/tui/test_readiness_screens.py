@@ -30,7 +30,7 @@ from tests.tui.tuikit import demo_context, settle
 
 SIZE = (130, 44)
 NAME = "acme"
-WRONG_KEY = "API-WRONGKEY0000000000000000"
+WRONG_KEY = "API-FAKEWRONGKEY000000000000"
 
 AppPilot = Pilot[None]
 

@@ -95,7 +95,7 @@ def test_differences_all_clear(snap_compare: Any, tmp_path: Path) -> None:
 
 def test_differences_failure(snap_compare: Any, tmp_path: Path) -> None:
     ctx, sim = _context(tmp_path, "demo")
-    ctx.demo_keys[normalise_base_url(sim.server_url)] = "API-WRONGKEY0000000000000000"
+    ctx.demo_keys[normalise_base_url(sim.server_url)] = "API-FAKEWRONGKEY000000000000"
     assert snap_compare(_app(ctx), terminal_size=SIZE, run_before=_resume)
 
 

@@ -93,7 +93,7 @@ def test_connect_error(snap_compare: Any, tmp_path: Path) -> None:
         await _to_connect(pilot)
         screen = pilot.app.screen
         screen.query_one("#source-url", Input).value = sim.server_url
-        screen.query_one("#source-key", Input).value = "API-WRONGKEY000000000000000"
+        screen.query_one("#source-key", Input).value = "API-FAKEWRONGKEY00000000000"
         screen.query_one("#destination-url", Input).value = "https://no-such-octopus.example.internal"
         screen.query_one("#destination-key", Input).value = CLOUD_MANAGER.api_key
         await pilot.press("ctrl+t")

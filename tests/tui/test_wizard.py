@@ -85,7 +85,7 @@ async def test_welcome_empty_then_new_walks_to_a_connected_migration(tmp_path: P
             SERVER_ADMIN.api_key,
             "The host name no-such-octopus.example.internal could not be found",
         ),
-        ("source", None, "API-WRONGKEY00000000000000000", "did not accept the API key"),
+        ("source", None, "API-FAKEWRONGKEY0000000000000", "did not accept the API key"),
         ("source", None, "not-a-key", "That is not an Octopus API key"),
         ("source", None, SERVER_READER.api_key, "The key's user lacks TaskCreate"),
     ],
