@@ -9,27 +9,18 @@ not resolve. Everything is real DNS-shaped data and real TCP on loopback; nothin
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import socket
 from collections.abc import Sequence
 from typing import Any
 
 import httpx
 
-_PRIVATE_TLDS = {"local", "lan", "internal", "intranet", "corp", "home", "localdomain", "private"}
+from octowiz.engine.hosts import host_problem
 
 
 def reachable_from_cloud(host: str) -> bool:
-    """Would Octopus Cloud (the public internet) reach this host? Private, loopback, single-label: no."""
-    host = host.strip("[]").lower()
-    try:
-        ip = ipaddress.ip_address(host)
-        return not (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved)
-    except ValueError:
-        pass
-    if "." not in host or host == "localhost":
-        return False
-    return host.rsplit(".", 1)[1] not in _PRIVATE_TLDS
+    """Would Octopus Cloud (the public internet) reach this host? The readiness rules' own answer."""
+    return host_problem(host) is None
 
 
 class DemoNetwork:
