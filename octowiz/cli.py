@@ -220,7 +220,7 @@ def _context(args: argparse.Namespace) -> Any:
 
 
 def _cmd_new(args: argparse.Namespace) -> int:
-    from octowiz.engine.connect import check_instance, check_pair, describe
+    from octowiz.engine.connect import check_instance, check_pair, connection_settings, describe
     from octowiz.journal import Journal
 
     ctx = _context(args)
@@ -257,18 +257,8 @@ def _cmd_new(args: argparse.Namespace) -> int:
         for p in problems:
             print(f"  [error] {p}")
         ok = source.ok and destination.ok and not problems
-        names = {c.role: dict(c.spaces).get(c.space_id, c.space_id) for c in (source, destination)}
         with Journal.create(path, {"name": args.name}) as journal:
-            journal.set_settings(
-                source_url=source.url,
-                source_space=source.space_id,
-                source_space_name=names["source"],
-                source_version=str(source.version or ""),
-                destination_url=destination.url,
-                destination_space=destination.space_id,
-                destination_space_name=names["destination"],
-                destination_version=str(destination.version or ""),
-            )
+            journal.set_settings(**connection_settings(source, destination))
             journal.set_step("connect", "done" if ok else "needs attention")
         print(
             f"Created the migration '{args.name}' ({path})."

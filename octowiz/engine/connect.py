@@ -125,6 +125,17 @@ def check_pair(source: InstanceCheck, destination: InstanceCheck) -> list[str]:
     return problems
 
 
+def connection_settings(source: InstanceCheck, destination: InstanceCheck) -> dict[str, str]:
+    """What the journal records of a checked connection: URLs, spaces (id and name), versions; never keys."""
+    out: dict[str, str] = {}
+    for role, check in (("source", source), ("destination", destination)):
+        out[f"{role}_url"] = check.url
+        out[f"{role}_space"] = check.space_id
+        out[f"{role}_space_name"] = dict(check.spaces).get(check.space_id, check.space_id)
+        out[f"{role}_version"] = str(check.version or "")
+    return out
+
+
 def describe(check: InstanceCheck) -> list[tuple[str, str]]:
     """Lines for display: ``(status, text)`` with status ``ok``, ``warn`` or ``error``."""
     if check.error:

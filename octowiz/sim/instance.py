@@ -31,6 +31,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from octowiz.octopus import permissions
+from octowiz.octopus.client import OctopusVersion
 from octowiz.sim import archive as arc
 from octowiz.sim.config import InstanceConfig, role_permissions
 from octowiz.sim.factory import api_key_hash
@@ -129,13 +131,6 @@ class ScriptedFault:
     after_bytes: int = 0  # for drops of streamed bodies: how much is sent before the drop
 
 
-def parse_version(version: str) -> tuple[int, int, int]:
-    """``2024.2.9220`` → ``(2024, 2, 9220)``; unparsable parts count as 0."""
-    parts = re.findall(r"\d+", version.split("-")[0])
-    nums = [int(p) for p in parts[:3]] + [0, 0, 0]
-    return nums[0], nums[1], nums[2]
-
-
 class SimInstance:
     """A simulated Octopus Server or Octopus Cloud instance.
 
@@ -198,7 +193,7 @@ class SimInstance:
     @property
     def export_import_available(self) -> bool:
         """True when this version has Project Export/Import (2021.1+)."""
-        return parse_version(self.config.version)[:2] >= EXPORT_IMPORT_SINCE
+        return OctopusVersion.parse(self.config.version).at_least(*EXPORT_IMPORT_SINCE)
 
     def key_user(self, api_key: str | None) -> Doc | None:
         """The user an API key authenticates as, or None."""
@@ -728,16 +723,13 @@ class _Ctx:
     async def dispatch(self) -> Response:
         segs = self.segs
         head = segs[0].lower()
-        m = self.method
         handler = getattr(self, f"h_{head.replace('-', '_')}", None)
         if handler is not None:
             result: Response = await handler(segs[1:])
             return result
         if head in COLLECTIONS:
             return await self.generic(head, segs[1:])
-        raise (
-            ApiError(404, f"The resource '/api/{'/'.join(segs)}' was not found.") if m else ApiError(404, "")
-        )
+        raise ApiError(404, f"The resource '/api/{'/'.join(segs)}' was not found.")
 
     async def generic(self, coll: str, rest: list[str]) -> Response:
         c = COLLECTIONS[coll]
@@ -947,9 +939,6 @@ class _Ctx:
         return self.json(self.render(coll, new))
 
     # -- specific endpoints ----------------------------------------------------------------------
-
-    async def h_swagger_json(self, rest: list[str]) -> Response:
-        raise ApiError(404, "The simulator does not serve a Swagger document.")
 
     async def h_users(self, rest: list[str]) -> Response:
         if rest and rest[0].lower() == "me":
@@ -1354,7 +1343,7 @@ class _Ctx:
             raise ApiError(404, "The resource you requested was not found.")
         sub = "/".join(r.lower() for r in rest)
         if sub == "export" and self.method == "POST":
-            self.need(*_export_perms())
+            self.need(*permissions.EXPORT)
             body = await self.body()
             ids = body.get("IncludedProjectIds") or []
             password = _password(body)
@@ -1393,7 +1382,7 @@ class _Ctx:
                 ]
                 return self.json({"ProjectImportFiles": files})
             if self.method == "POST":
-                self.need(*_import_perms())
+                self.need(*permissions.IMPORT)
                 form = await self.request.form(max_files=1)
                 upload = form.get("fileData")
                 if not isinstance(upload, UploadFile):
@@ -1410,7 +1399,7 @@ class _Ctx:
                         out.write(block)
                 return self.json({"Id": doc["Id"], "FileName": doc["FileName"]}, 200)
         if sub in ("import/preview", "import") and self.method == "POST":
-            self.need(*_import_perms())
+            self.need(*permissions.IMPORT)
             body = await self.body()
             password = _password(body)
             source = body.get("ImportSource") or {}
@@ -1819,21 +1808,6 @@ class _Ctx:
             self.need("VariableView")
             return self.json(self.render("variables", doc))
         return await self.generic("variables", rest)
-
-    async def h_runbookprocesses(self, rest: list[str]) -> Response:
-        return await self.generic("runbookprocesses", rest)
-
-
-def _export_perms() -> tuple[str, ...]:
-    from octowiz.octopus.permissions import EXPORT
-
-    return EXPORT
-
-
-def _import_perms() -> tuple[str, ...]:
-    from octowiz.octopus.permissions import IMPORT
-
-    return IMPORT
 
 
 def _password(body: Doc) -> str:

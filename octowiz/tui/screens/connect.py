@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, LoadingIndicator, Select, Static
 
-from octowiz.engine.connect import InstanceCheck, check_instance, check_pair, describe
+from octowiz.engine.connect import InstanceCheck, check_instance, check_pair, connection_settings, describe
 from octowiz.engine.context import Context
 from octowiz.journal import Journal
 from octowiz.octopus.client import check_api_key
@@ -318,20 +318,7 @@ class ConnectScreen(Screen[Connection]):
                 except KeyStoreError as exc:
                     warning = str(exc)
             self.context.session_keys[check.url] = key
-        names = {
-            r: dict((sid, name) for sid, name in c.spaces).get(c.space_id, c.space_id)
-            for r, c in (("source", source), ("destination", destination))
-        }
-        self.journal.set_settings(
-            source_url=source.url,
-            source_space=source.space_id,
-            source_space_name=names["source"],
-            source_version=str(source.version),
-            destination_url=destination.url,
-            destination_space=destination.space_id,
-            destination_space_name=names["destination"],
-            destination_version=str(destination.version),
-        )
+        self.journal.set_settings(**connection_settings(source, destination))
         self.journal.set_step("connect", "done")
         self.post_message(ConnectSaved(warning))
 
