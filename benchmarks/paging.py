@@ -9,7 +9,7 @@ does not compete with the client's. Printed side by side, from one run:
 
 Target: octowiz / minimum <= 1.3.
 
-Usage: ``python benchmarks/paging.py [--latency-ms 20] [--concurrency 8] [--page-size 30]``
+Usage: ``python -m benchmarks.paging [--latency-ms 20] [--concurrency 8] [--page-size 30]``
 """
 
 from __future__ import annotations
@@ -18,13 +18,11 @@ import argparse
 import asyncio
 import math
 import os
-import socket
-import subprocess
-import sys
 import time
 
 import httpx
 
+from benchmarks.simproc import running_sim
 from octowiz.octopus import models as m
 from octowiz.octopus.client import OctopusClient
 from octowiz.sim.keys import SERVER_ADMIN
@@ -38,12 +36,6 @@ def _cpu_seconds(pid: int) -> float:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     except (OSError, IndexError, ValueError):
         return 0.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _octowiz(url: str, concurrency: int, page_size: int) -> tuple[float, int, int, int]:
@@ -86,43 +78,15 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--page-size", type=int, default=30, help="take per page (Octopus's default is 30)")
     args = parser.parse_args()
-    server_port, cloud_port = _free_port(), _free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "octowiz",
-        "sim",
-        "--scenario",
-        "large",
-        "--latency-ms",
-        str(args.latency_ms),
-        "--server-port",
-        str(server_port),
-        "--cloud-port",
-        str(cloud_port),
-    ]
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
-    )
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.startswith("Press Ctrl+C"):
-                break
-        else:
-            print("the simulator did not start", file=sys.stderr)
-            return 1
-        url = f"http://127.0.0.1:{server_port}"
-        server_cpu = _cpu_seconds(proc.pid)
+    with running_sim("large", args.latency_ms) as sim:
+        url = sim.server
+        server_cpu = _cpu_seconds(sim.pid)
         elapsed, requests, n_projects, n_machines = asyncio.run(
             _octowiz(url, args.concurrency, args.page_size)
         )
-        server_cpu = _cpu_seconds(proc.pid) - server_cpu
+        server_cpu = _cpu_seconds(sim.pid) - server_cpu
         print(f"(simulator CPU during the listing: {server_cpu:.3f} s)")
         seq_elapsed, seq_requests = asyncio.run(_sequential(url, args.page_size))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
     pages = math.ceil(n_projects / args.page_size) + math.ceil(n_machines / args.page_size)
     minimum = pages / args.concurrency * args.latency_ms / 1000
     print(

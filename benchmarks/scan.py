@@ -8,7 +8,7 @@ The simulator runs in its own process (`octowiz sim --scenario large`). Printed 
 * the same scan run from the wizard's Differences screen, with the longest stall of the UI's event
   loop while it runs (a timer that should fire every 10 ms measures how late it fires): target <= 100 ms.
 
-Usage: ``python benchmarks/scan.py [--latency-ms 20]``
+Usage: ``python -m benchmarks.scan [--latency-ms 20]``
 """
 
 from __future__ import annotations
@@ -16,13 +16,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.simproc import running_sim
 from octowiz.engine.context import Context
 from octowiz.engine.inventory import collect
 from octowiz.engine.readiness import scan
@@ -30,14 +28,6 @@ from octowiz.journal import Journal
 from octowiz.octopus.client import OctopusClient
 from octowiz.paths import Paths
 from octowiz.sim.keys import CLOUD_MANAGER, SERVER_ADMIN
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _headless(server: str, cloud: str) -> tuple[int, float, int, dict[str, int]]:
@@ -115,38 +105,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--latency-ms", type=float, default=20.0)
     args = parser.parse_args()
-    ports = (_free_port(), _free_port())
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "octowiz",
-            "sim",
-            "--scenario",
-            "large",
-            "--latency-ms",
-            str(args.latency_ms),
-            "--server-port",
-            str(ports[0]),
-            "--cloud-port",
-            str(ports[1]),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.startswith("Press Ctrl+C"):
-                break
-        server, cloud = f"http://127.0.0.1:{ports[0]}", f"http://127.0.0.1:{ports[1]}"
-        requests, elapsed, findings, sizes = asyncio.run(_headless(server, cloud))
+    with running_sim("large", args.latency_ms) as sim:
+        requests, elapsed, findings, sizes = asyncio.run(_headless(sim.server, sim.cloud))
         with tempfile.TemporaryDirectory() as tmp:
-            tui_elapsed, stall, tui_findings = asyncio.run(_tui(server, cloud, Path(tmp)))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+            tui_elapsed, stall, tui_findings = asyncio.run(_tui(sim.server, sim.cloud, Path(tmp)))
     page, conc = 100, 8
     pages = sum(max(1, math.ceil(n / page)) for n in sizes.values())
     # Discovery (root, spaces, space root on each side), the sign-in settings, features, and the /all lists.

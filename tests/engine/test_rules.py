@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+import octowiz.engine.hosts as hosts
 import octowiz.engine.rules as rules
 from octowiz.engine.inventory import Inventory, collect
 from octowiz.engine.readiness import RULES, SEVERITIES, Finding, ScanResult, rule, scan
@@ -303,7 +304,7 @@ def test_run_on_server_quiet_when_the_built_in_worker_is_not_used(edit: Edit) ->
     ],
 )
 def test_host_classification(host: str, reason: str | None) -> None:
-    problem = rules.host_problem(host)
+    problem = hosts.host_problem(host)
     if reason is None:
         assert problem is None
     else:
@@ -311,10 +312,10 @@ def test_host_classification(host: str, reason: str | None) -> None:
 
 
 def test_uri_host() -> None:
-    assert rules.uri_host("https://10.0.4.21:10933/") == "10.0.4.21"
-    assert rules.uri_host("https://[fe80::1]:10933/") == "fe80::1"
-    assert rules.uri_host("registry.corp.local") == "registry.corp.local"
-    assert rules.uri_host(None) is None
+    assert hosts.uri_host("https://10.0.4.21:10933/") == "10.0.4.21"
+    assert hosts.uri_host("https://[fe80::1]:10933/") == "fe80::1"
+    assert hosts.uri_host("registry.corp.local") == "registry.corp.local"
+    assert hosts.uri_host(None) is None
 
 
 def test_unreachable_tentacles_fire_with_addresses_and_projects(demo: Inventory) -> None:
@@ -345,7 +346,7 @@ def _public_listening_addresses(store: Store) -> None:
             endpoint = doc.get("Endpoint") or {}
             uri = str(endpoint.get("Uri") or "")
             listening = endpoint.get("CommunicationStyle") == "TentaclePassive"
-            if not listening or not rules.host_problem(rules.uri_host(uri)):
+            if not listening or not hosts.host_problem(hosts.uri_host(uri)):
                 continue
             parts = urlsplit(uri)
             public = urlunsplit(parts._replace(netloc=f"{doc['Name']}.example.com:{parts.port}"))
