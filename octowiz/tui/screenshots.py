@@ -17,7 +17,8 @@ from textual.widgets import Input
 SIZE = (130, 40)
 
 
-async def _settle(pilot: Any) -> None:
+async def settle(pilot: Any) -> None:
+    """Wait until the screens' workers and the message queue are idle (not the app's lifelong flow)."""
     for _ in range(500):  # the flow worker pushes the first screen: wait until it is up
         if len(pilot.app.screen_stack) > 1:
             break
@@ -49,33 +50,33 @@ async def shoot(out: Path) -> list[Path]:
             saved.append(Path(app.save_screenshot(f"{name}.svg", str(out))))
 
         async with app.run_test(size=SIZE) as pilot:
-            await _settle(pilot)
+            await settle(pilot)
             save("welcome-empty")
             await pilot.press("n")
-            await _settle(pilot)
+            await settle(pilot)
             for ch in "acme-to-cloud":
                 await pilot.press(ch)
             save("new-migration")
             await pilot.press("enter")
-            await _settle(pilot)
+            await settle(pilot)
             save("connect")
             await pilot.press("ctrl+t")
-            await _settle(pilot)
+            await settle(pilot)
             save("connect-checked")
             await pilot.press("enter")  # Continue has the focus once both instances check out
-            await _settle(pilot)
+            await settle(pilot)
             save("differences")  # the readiness scan runs at once, read-only
             await app.screen.run_action("continue")
-            await _settle(pilot)
+            await settle(pilot)
             save("connectivity")
             await app.screen.run_action("continue")
-            await _settle(pilot)
+            await settle(pilot)
             save("users")
             await pilot.press("ctrl+b")
-            await _settle(pilot)
+            await settle(pilot)
             save("welcome")
             await pilot.press("v")
-            await _settle(pilot)
+            await settle(pilot)
             save("review")
         ctx.close()
     return saved

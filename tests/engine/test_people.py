@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-
-import pytest
 
 from octowiz.engine.inventory import DestinationInventory, Inventory, collect
 from octowiz.engine.people import (
@@ -23,30 +20,10 @@ from octowiz.engine.people import (
 from octowiz.octopus import models as m
 from octowiz.octopus.client import OctopusClient, OctopusVersion
 from octowiz.sim.instance import ScriptedFault
-from octowiz.sim.keys import CLOUD_MANAGER, SERVER_ADMIN
 from octowiz.sim.simulator import Simulator
 
 AD_OR_LDAP_ONLY = {"akhan", "bsmith", "jdoe", "mgarcia", "tnguyen", "pjones"}
 PASSWORD_USERS = {"lwilson", "migration-admin", "read-only"}
-
-
-@pytest.fixture
-def demo() -> Iterator[Simulator]:
-    sim = Simulator(None, "demo")
-    yield sim
-    sim.close()
-
-
-@pytest.fixture
-async def clients(demo: Simulator) -> AsyncIterator[tuple[OctopusClient, OctopusClient]]:
-    transport = demo.transport()
-    source = OctopusClient(demo.server_url, SERVER_ADMIN.api_key, transport=transport)
-    destination = OctopusClient(demo.cloud_url, CLOUD_MANAGER.api_key, transport=transport)
-    await source.discover()
-    await destination.discover()
-    yield source, destination
-    await source.aclose()
-    await destination.aclose()
 
 
 async def report_of(clients: tuple[OctopusClient, OctopusClient]) -> UsersReport:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,27 +15,8 @@ from octowiz.journal.journal import Journal
 from octowiz.octopus.client import OctopusClient
 from octowiz.octopus.errors import Forbidden, Unreachable
 from octowiz.sim.factory import worker_pool_doc
-from octowiz.sim.keys import CLOUD_MANAGER, CLOUD_READER, SERVER_ADMIN
+from octowiz.sim.keys import CLOUD_READER
 from octowiz.sim.simulator import Simulator
-
-
-@pytest.fixture
-def demo() -> Iterator[Simulator]:
-    sim = Simulator(None, "demo")
-    yield sim
-    sim.close()
-
-
-@pytest.fixture
-async def clients(demo: Simulator) -> AsyncIterator[tuple[OctopusClient, OctopusClient]]:
-    transport = demo.transport()
-    source = OctopusClient(demo.server_url, SERVER_ADMIN.api_key, transport=transport)
-    destination = OctopusClient(demo.cloud_url, CLOUD_MANAGER.api_key, transport=transport)
-    await source.discover()
-    await destination.discover()
-    yield source, destination
-    await source.aclose()
-    await destination.aclose()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
 
 import httpx
 import keyring.backend
@@ -13,6 +12,9 @@ from octowiz.engine.context import Context, simulator_context
 from octowiz.paths import Paths
 from octowiz.secrets import KeyStore
 from octowiz.sim.simulator import Simulator
+from octowiz.tui.screenshots import (
+    settle as settle,  # re-exported: the tests settle the way the screenshots do
+)
 
 
 class MemoryKeyring(keyring.backend.KeyringBackend):
@@ -76,18 +78,3 @@ def real_context(
 def demo_context(tmp: Path, sim: Simulator) -> Context:
     """octowiz --demo, with an in-memory simulator."""
     return simulator_context(paths(tmp), sim)
-
-
-async def settle(pilot: Any) -> None:
-    """Wait until the screens' workers and the message queue are idle (not the app's lifelong flow)."""
-    # The app's flow pushes the first screen from a worker: under load that can come after the first
-    # pause, so wait (on events, bounded) until a screen of ours is up before waiting on its workers.
-    for _ in range(500):
-        if len(pilot.app.screen_stack) > 1:
-            break
-        await pilot.pause()
-    for _ in range(4):
-        busy = [w for w in pilot.app.workers if w.group != "app-flow" and not w.is_finished]
-        if busy:
-            await pilot.app.workers.wait_for_complete(busy)
-        await pilot.pause()
