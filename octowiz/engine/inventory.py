@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -97,6 +97,10 @@ class Inventory:
         return str(item_id or "")
 
 
+async def _const(value: T) -> T:
+    return value
+
+
 async def _part(inv: Inventory, name: str, coro: Awaitable[T], default: T) -> T:
     try:
         return await coro
@@ -105,8 +109,22 @@ async def _part(inv: Inventory, name: str, coro: Awaitable[T], default: T) -> T:
         return default
 
 
-async def collect(source: OctopusClient, destination: OctopusClient | None = None) -> Inventory:
-    """Read the inventory from a discovered source client (and, optionally, the destination)."""
+#: What the Users & pools step reads: no releases, deployments, packages, targets or triggers.
+PEOPLE_PARTS = frozenset({
+    "authentication", "users", "teams", "scoped user roles", "user roles", "projects", "project groups",
+    "environments", "deployment processes", "runbooks", "runbook processes", "workers", "worker pools",
+})  # fmt: skip
+
+
+async def collect(
+    source: OctopusClient, destination: OctopusClient | None = None, *, parts: Collection[str] | None = None
+) -> Inventory:
+    """Read the inventory from a discovered source client (and, optionally, the destination).
+
+    Args:
+        parts: read only these parts (names as in ``problems``; default: everything). A step that
+            needs a few collections should not pay for reading thousands of releases.
+    """
     started = time.perf_counter()
     before = source.request_count + (destination.request_count if destination else 0)
     info = await source.discover(source.space_id)
@@ -174,28 +192,40 @@ async def collect(source: OctopusClient, destination: OctopusClient | None = Non
         await source.collect(sp("deployments"), tally, what="reading deployments")
         return newest, dict(counts)
 
+    async def nothing() -> None:
+        return None
+
+    def part(name: str, make: Callable[[], Awaitable[Any]], default: Any) -> Awaitable[Any]:
+        if parts is not None and name not in parts:
+            return _const(default)
+        return _part(inv, name, make(), default)
+
     results: list[Any] = await asyncio.gather(
-        _part(inv, "authentication", auth(), []),
-        _part(inv, "configuration", sections(), {}),
-        _part(inv, "users", source.list_all("/api/users", m.User, what="listing users"), []),
-        _part(inv, "teams", source.teams(), []),
-        _part(inv, "projects", source.projects(), []),
-        _part(inv, "project groups", source.project_groups(), []),
-        _part(inv, "lifecycles", source.lifecycles(), []),
-        _part(inv, "environments", source.environments(), []),
-        _part(inv, "channels", all_of("channels", m.Channel), []),
-        _part(inv, "deployment processes", pages("deploymentprocesses", m.DeploymentProcess), []),
-        _part(inv, "runbooks", all_of("runbooks", m.Runbook), []),
-        _part(inv, "runbook processes", pages("runbookprocesses", m.RunbookProcess), []),
-        _part(inv, "deployment targets", source.machines(), []),
-        _part(inv, "workers", source.workers(), []),
-        _part(inv, "worker pools", source.worker_pools(), []),
-        _part(inv, "feeds", source.feeds(), []),
-        _part(inv, "packages", source.packages(), []),
-        _part(inv, "triggers", pages("projecttriggers", m.ProjectTrigger), []),
-        _part(inv, "releases", releases(), ({}, {})),
-        _part(inv, "deployments", deployments(), ({}, {})),
-        _part(inv, "features", features(), None),
+        part("authentication", auth, []),
+        part("configuration", sections, {}),
+        part("users", lambda: source.list_all("/api/users", m.User, what="listing users"), []),
+        part("teams", source.teams, []),
+        part("projects", source.projects, []),
+        part("project groups", source.project_groups, []),
+        part("lifecycles", source.lifecycles, []),
+        part("environments", source.environments, []),
+        part("channels", lambda: all_of("channels", m.Channel), []),
+        part("deployment processes", lambda: pages("deploymentprocesses", m.DeploymentProcess), []),
+        part("runbooks", lambda: all_of("runbooks", m.Runbook), []),
+        part("runbook processes", lambda: pages("runbookprocesses", m.RunbookProcess), []),
+        part("deployment targets", source.machines, []),
+        part("workers", source.workers, []),
+        part("worker pools", source.worker_pools, []),
+        part("feeds", source.feeds, []),
+        part("packages", source.packages, []),
+        part("triggers", lambda: pages("projecttriggers", m.ProjectTrigger), []),
+        part("releases", releases, ({}, {})),
+        part("deployments", deployments, ({}, {})),
+        part("features", features, None),
+        part("scoped user roles", lambda: _scoped_user_roles(source), []),
+        part("user roles", lambda: _user_roles(source), {}),
+        # The destination is read in the same burst: its requests go to another instance.
+        _destination(inv, destination) if destination is not None else nothing(),
     )
     (
         inv.auth_providers,
@@ -219,17 +249,14 @@ async def collect(source: OctopusClient, destination: OctopusClient | None = Non
         (inv.release_counts, inv.release_packages),
         (inv.last_deployment, inv.deployment_counts),
         inv.built_in_worker_enabled,
+        inv.scoped_user_roles,
+        inv.user_roles,
+        inv.destination,
     ) = results
-    inv.scoped_user_roles, inv.user_roles = await asyncio.gather(
-        _part(inv, "scoped user roles", _scoped_user_roles(source), []),
-        _part(inv, "user roles", _user_roles(source), {}),
-    )
     inv.processes = {str(p.project_id): p for p in processes if p.project_id}
     inv.runbook_processes = {
         str(p.runbook_id): p for p in runbook_processes if getattr(p, "runbook_id", None)
     }
-    if destination is not None:
-        inv.destination = await _destination(inv, destination)
     inv.requests = source.request_count + (destination.request_count if destination else 0) - before
     inv.seconds = time.perf_counter() - started
     return inv

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import httpx
 
 from octowiz.engine.context import Context
-from octowiz.engine.inventory import Inventory, collect
+from octowiz.engine.inventory import PEOPLE_PARTS, Inventory, collect
 from octowiz.engine.readiness import ScanResult, scan
 from octowiz.engine.session import clients
 from octowiz.journal import Journal
@@ -231,7 +231,7 @@ async def run_people(
     settings = await asyncio.to_thread(lambda: journal.settings)
     async with heap_kept_out_of_full_gc():
         async with clients(context, settings) as (source, destination):
-            inventory = await collect(source, destination)
+            inventory = await collect(source, destination, parts=PEOPLE_PARTS)
 
         def people_of(inv: Inventory) -> tuple[UsersReport, list[PoolMapping]]:
             return users_report(inv), pool_mapping(inv)
