@@ -140,19 +140,15 @@ class OctowizApp(App[None]):
     async def _scan_step(self, journal: Journal, step: str, *, review: bool = False) -> str:
         """Show a scanning step (its last recorded result, or a fresh scan) and return how it ended."""
 
-        def enter() -> tuple[dict[str, str], ScanResult | None, ConnectivityReport | None]:
+        def enter() -> tuple[dict[str, str], str, ScanResult | None, ConnectivityReport | None]:
             if not review and journal.step_status(step) != "done":
                 journal.set_step(step, "in progress")
-            if step == "users":
-                return self._statuses(journal), None, None
-            if step == "differences":
-                readiness = latest_readiness(journal)
-                return self._statuses(journal), readiness, None
-            connectivity = latest_connectivity(journal)
-            return self._statuses(journal), None, connectivity
+            readiness = latest_readiness(journal) if step == "differences" else None
+            connectivity = latest_connectivity(journal) if step == "connectivity" else None
+            name = str(journal.settings.get("name", "migration"))
+            return self._statuses(journal), name, readiness, connectivity
 
-        statuses, latest_scan, latest_report = await asyncio.to_thread(enter)
-        name = str(journal.settings.get("name", "migration"))
+        statuses, name, latest_scan, latest_report = await asyncio.to_thread(enter)
         if step == "users":
             screen: Screen[str] = UsersScreen(
                 self.context, journal, statuses, self.context.paths.downloads / name, review=review
@@ -169,11 +165,11 @@ class OctowizApp(App[None]):
     async def _review(self, name: str) -> None:
         path = self.context.journal_path(name)
 
-        def read() -> tuple[OverviewData, ScanResult | None]:
+        def read() -> OverviewData:
             with Journal.open(path, lock=False) as journal:
-                return self._overview(journal), latest_readiness(journal)
+                return self._overview(journal)
 
-        data, latest = await asyncio.to_thread(read)
+        data = await asyncio.to_thread(read)
         while True:
             chosen = await self.push_screen_wait(OverviewScreen(self.context, data, review=True))
             if chosen not in ("differences", "connectivity", "users"):

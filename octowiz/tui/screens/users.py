@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +54,7 @@ class PoolPreviewed(Message):
 
     mapping: PoolMapping
     preview: CreateResult
+    destination: str
 
 
 @dataclass
@@ -305,13 +307,15 @@ class UsersScreen(StepScreen):
     async def preview_pool(self, mapping: PoolMapping) -> None:
         try:
             preview = await create_pool(self.context, self.journal, mapping, confirm=False)
+            settings = await asyncio.to_thread(lambda: self.journal.settings)
         except OctopusError as exc:
             self.post_message(PeopleFailed(str(exc)))
             return
-        self.post_message(PoolPreviewed(mapping, preview))
+        destination = str(settings.get("destination_url") or "the destination")
+        self.post_message(PoolPreviewed(mapping, preview, destination))
 
     def on_pool_previewed(self, message: PoolPreviewed) -> None:
-        destination = str(self.journal.settings.get("destination_url", "the destination"))
+        destination = message.destination
 
         def confirmed(ok: bool | None) -> None:
             if ok:
