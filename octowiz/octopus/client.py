@@ -1118,6 +1118,4 @@ __all__ = [
     "RateBudget",
     "TaskProgress",
     "check_api_key",
-    "RateLimited",
-    "ServerError",
 ]

@@ -413,9 +413,6 @@ def apply_import(store: Store, space_id: str, archive: Archive, *, cloud: bool) 
         "workerpools", lambda d: d.get("SpaceId") == space_id and bool(d.get("IsDefault"))
     )
 
-    def new_id(coll: str, prefix: str) -> str:
-        return store.next_id(prefix)
-
     merged_tenants: list[tuple[Doc, Doc]] = []  # (existing tenant, archived tenant)
     # Shared resources: match by name, else create.
     for doc_type, coll in _MATCH_BY_NAME.items():
@@ -440,7 +437,7 @@ def apply_import(store: Store, space_id: str, archive: Archive, *, cloud: bool) 
                 "Certificate": "Certificates",
                 "WorkerPool": "WorkerPools",
             }[doc_type]
-            id_map[d["Id"]] = new_id(coll, prefix)
+            id_map[d["Id"]] = store.next_id(prefix)
             if doc_type == "WorkerPool":
                 d = {
                     "Id": d["Id"],
@@ -464,7 +461,7 @@ def apply_import(store: Store, space_id: str, archive: Archive, *, cloud: bool) 
     }
     for doc_type, (coll, prefix) in owned.items():
         for d in archive.of_type(doc_type):
-            id_map[d["Id"]] = new_id(coll, prefix)
+            id_map[d["Id"]] = store.next_id(prefix)
             pending.append((coll, d))
     for d in archive.of_type("DeploymentProcess"):
         pending.append(("deploymentprocesses", d))
