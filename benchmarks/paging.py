@@ -1,7 +1,10 @@
 """List every project and deployment target of the `large` scenario over loopback with 20 ms latency.
 
 The simulator runs in its own process (`octowiz sim`), as a real Octopus Server would, so its CPU
-does not compete with the client's. Printed side by side, from one run:
+does not compete with the client's. Its latency is a response time counted from each request's
+arrival, with its own work inside it, as on a server that serves concurrent requests in parallel
+(a single Python process would otherwise add its ~0.9 ms per request, one after another, to every
+round of eight). Printed side by side, from one run:
 
 * octowiz's client (first pages, then the rest concurrently, bounded at 8 in flight);
 * a plain sequential walk of ``Links["Page.Next"]`` as the official sample scripts do;

@@ -48,7 +48,9 @@ def _build_parser() -> argparse.ArgumentParser:
     sim.add_argument(
         "--scenario", choices=("demo", "large", "empty"), default="demo", help="what the Server holds"
     )
-    sim.add_argument("--latency-ms", type=float, default=0.0, help="added to every response")
+    sim.add_argument(
+        "--latency-ms", type=float, default=0.0, help="response time of every request, from its arrival"
+    )
     sim.add_argument("--fault-rate", type=float, default=0.0, help="fraction of requests answered with a 5xx")
     sim.add_argument(
         "--rate-limit-per-minute",

@@ -143,7 +143,8 @@ class InstanceConfig:
         rate_limit_per_minute: answer 429 with ``Retry-After`` past this many requests a minute per key.
         task_queued_seconds: how long a new server task stays ``Queued``.
         task_executing_seconds: how long it then stays ``Executing``.
-        latency_ms: added to every response (loopback benchmarks), with ``jitter_ms`` on top.
+        latency_ms: each response's time from the request's arrival (loopback benchmarks),
+            with ``jitter_ms`` on top.
         fault_rate: fraction of requests answered with an injected fault.
         faults: relative weights of the statuses injected faults answer with (default all 500).
         failing_tasks: task kinds (``export``, ``import``, ``adhoc``) that end Failed.

@@ -253,16 +253,29 @@ class SimInstance:
     # -- ASGI endpoint ---------------------------------------------------------------------------
 
     async def _endpoint(self, request: Request) -> Response:
+        """Answer after the configured latency, counted from arrival as a server's response time.
+
+        The simulator's own work happens inside that time rather than before it, so eight
+        concurrent requests take one latency, as on a real server that serves them in parallel,
+        instead of queueing behind this single process's CPU.
+        """
+        arrived = time.perf_counter()
+        delay = 0.0
+        if self.config.latency_ms or self.config.jitter_ms:
+            delay = (self.config.latency_ms + self._rng.random() * self.config.jitter_ms) / 1000
+        response = await self._handle(request)
+        remaining = delay - (time.perf_counter() - arrived)
+        if remaining > 0:
+            await asyncio.sleep(remaining)
+        return response
+
+    async def _handle(self, request: Request) -> Response:
         path = "/" + request.path_params.get("path", "")
         full = path + (f"?{request.url.query}" if request.url.query else "")
         key = request.headers.get("x-octopus-apikey") or _query_ci(request, "apikey")
         user = self.key_user(key)
         status = 500
         try:
-            if self.config.latency_ms or self.config.jitter_ms:
-                await asyncio.sleep(
-                    (self.config.latency_ms + self._rng.random() * self.config.jitter_ms) / 1000
-                )
             fault = self._take_fault(request.method, path)
             if fault is not None:
                 if fault.status == 0:
