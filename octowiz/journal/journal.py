@@ -496,6 +496,33 @@ class Journal:
         )
         return [(k, i, s, st, json.loads(d) if d else None) for k, i, s, st, d in rows]
 
+    def set_wave(self, wave: str, project_ids: list[str]) -> None:
+        """Make a named wave hold exactly ``project_ids``, in that order (an empty list removes it)."""
+
+        def write(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM plan WHERE wave=? AND kind='project'", (wave,))
+            db.executemany(
+                "INSERT INTO plan(wave, kind, item_id, position) VALUES (?, 'project', ?, ?)",
+                [(wave, pid, i) for i, pid in enumerate(dict.fromkeys(project_ids))],
+            )
+
+        self._write(write)
+
+    def waves(self) -> dict[str, list[str]]:
+        """``wave -> project ids``, waves by name ("wave 1", "wave 2"...), projects in planned order."""
+        out: dict[str, list[str]] = {}
+        rows = self._read("SELECT wave, item_id FROM plan WHERE kind='project' ORDER BY wave, position")
+        for wave, item_id in rows:
+            out.setdefault(str(wave), []).append(str(item_id))
+        return out
+
+    def item_status(self, kind: str, item_id: str, stage: str) -> tuple[str, dict[str, Any] | None] | None:
+        """One item's ``(status, detail)`` at one stage, or None when never recorded."""
+        rows = self._read(
+            "SELECT status, detail FROM items WHERE kind=? AND item_id=? AND stage=?", (kind, item_id, stage)
+        )
+        return (str(rows[0][0]), json.loads(rows[0][1]) if rows[0][1] else None) if rows else None
+
     # -- actions ---------------------------------------------------------------------------------
 
     def begin_action(
