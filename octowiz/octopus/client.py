@@ -386,7 +386,10 @@ class OctopusClient:
             log.debug("%s %s -> %s", method, url, status)
             if status < 400 or status in expect:
                 return response
-            if status in RETRY_STATUSES and (may_retry or status == 429):
+            # A 429 was not processed, so even a POST may go again, unless its body was a stream
+            # already consumed: then the caller, who can open the stream anew, retries.
+            streamed = content is not None and not isinstance(content, (bytes, str))
+            if status in RETRY_STATUSES and (may_retry or (status == 429 and not streamed)):
                 wait = retry_after_seconds(response) if status in (429, 503) else None
                 if self._can_retry(attempt, started, wait):
                     await self._backoff(attempt, wait)
@@ -877,9 +880,19 @@ class OctopusClient:
                     yield block
 
         target = self.link("ProjectImportFiles", self.space_path("projects/import-export/import-files"))
-        response = await self.upload_multipart(
-            target, path.name, chunks(), size, what="uploading the export archive"
-        )
+        attempt = 0
+        started = time.monotonic()
+        while True:
+            attempt += 1
+            try:
+                response = await self.upload_multipart(
+                    target, path.name, chunks(), size, what="uploading the export archive"
+                )
+                break
+            except RateLimited as exc:  # not processed: send the file again after the wait it asks for
+                if not self._can_retry(attempt, started, exc.retry_after):
+                    raise
+                await self._backoff(attempt, exc.retry_after)
         try:
             data = response.json()
         except ValueError:
@@ -944,6 +957,13 @@ class OctopusClient:
             )
             out.extend(m.ServerTask.model_validate(x) for x in data.get("Items") or [])
         return out
+
+    async def active_tasks(self, name: str | None = None) -> list[m.ServerTask]:
+        """Tasks queued or executing on the instance, optionally only those of one task type name."""
+        params: dict[str, Any] = {"states": "Queued,Executing"}
+        if name:
+            params["name"] = name
+        return await self.list_all("/api/tasks", m.ServerTask, params, "listing running tasks")
 
     async def task_details(self, task_id: str, tail: int = 20) -> m.TaskDetails:
         """A task with its progress and the tail of its log."""
