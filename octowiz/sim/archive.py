@@ -249,6 +249,11 @@ def build_export(
                         secret = orig.get("_SensitiveValue")
                         var["Value"] = encrypt(key, secret) if secret is not None else None
                         var.pop("_SensitiveValue", None)
+            if doc_type == "Tenant":
+                # Only connections to exported projects travel; others name projects the archive lacks.
+                body["ProjectEnvironments"] = {
+                    k: v for k, v in (body.get("ProjectEnvironments") or {}).items() if k in known
+                }
             body = rewrite(body)
             data = json.dumps(body, indent=2).encode("utf-8")
             name = f"{sfx(doc_id)}.json"
@@ -472,7 +477,12 @@ def apply_import(store: Store, space_id: str, archive: Archive, *, cloud: bool) 
     # Derived ids (deploymentprocess-Projects-N) follow their owners' new ids.
     for coll, d in pending:
         if coll in ("deploymentprocesses", "variables", "runbookprocesses"):
-            owner = d.get("OwnerId") or d.get("ProjectId") or d.get("RunbookId")
+            # A runbook's process belongs to the runbook (it also names the project).
+            owner = (
+                d.get("RunbookId") or d.get("OwnerId")
+                if coll == "runbookprocesses"
+                else d.get("OwnerId") or d.get("ProjectId")
+            )
             orig_owner = next((k for k in archive.docs if k == owner), None)
             if orig_owner is None or orig_owner not in id_map:
                 raise ImportFailure(f"Found unmapped Ids: {owner}")
