@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -28,11 +29,17 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_sim(scenario: str, latency_ms: float) -> Iterator[Running]:
-    """Start `octowiz sim` on free loopback ports, wait until it says it is ready, stop it afterwards."""
+def running_sim(scenario: str, latency_ms: float, state_dir: Path | None = None) -> Iterator[Running]:
+    """Start `octowiz sim` on free loopback ports, wait until it says it is ready, stop it afterwards.
+
+    With ``state_dir``, both instances keep their state there, blobs (packages) as files on disk rather
+    than in the simulator's memory.
+    """
     ports = (free_port(), free_port())
     cmd = [sys.executable, "-m", "octowiz", "sim", "--scenario", scenario, "--latency-ms", str(latency_ms),
            "--server-port", str(ports[0]), "--cloud-port", str(ports[1])]  # fmt: skip
+    if state_dir is not None:
+        cmd += ["--state-dir", str(state_dir)]
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"}
     )
