@@ -174,7 +174,8 @@ class RateBudget:
 
     Args:
         per_minute: the budget; the bucket refills continuously at ``per_minute / 60`` a second.
-        burst: how many requests may go at once from a full bucket.
+        burst: how many requests may go at once from a full bucket; by default the whole minute's
+            budget, as Octopus's own limiter allows (its documented example: 200 a minute, burst 200).
         clock: monotonic seconds.
         sleep: how to wait (tests pass a recorder).
     """
@@ -190,7 +191,7 @@ class RateBudget:
         if per_minute <= 0:
             raise ValueError("the requests-per-minute budget must be positive")
         self.rate = per_minute / 60.0
-        self.capacity = float(burst if burst is not None else max(1, min(per_minute // 10, 20)))
+        self.capacity = float(burst if burst is not None else per_minute)
         self.tokens = self.capacity
         self.clock = clock
         self.sleep = sleep

@@ -19,7 +19,6 @@ import re
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -155,7 +154,7 @@ class SimInstance:
         self.requests: list[RequestRecord] = []
         self.scripted: list[ScriptedFault] = []
         self._rng = random.Random(1234)
-        self._rate: dict[str, deque[float]] = {}
+        self._rate: dict[str, tuple[float, float]] = {}  # key -> (tokens, when counted)
         self._lock = threading.RLock()
         # (coll, space, "raw" | "sorted") -> (collection version, listing, the items sorted or None)
         self._listing_cache: dict[tuple[str, str, str], tuple[int, list[Doc], list[Doc] | None]] = {}
@@ -328,22 +327,24 @@ class SimInstance:
         return None
 
     def _rate_limit(self, key: str | None) -> None:
+        """Octopus's limiter (2026.3): a token bucket per user, refilled at the limit a minute."""
         limit = self.config.rate_limit_per_minute
         if not limit:
             return
         now = self.clock()
+        rate = limit / 60.0
         with self._lock:
-            window = self._rate.setdefault(key or "", deque())
-            while window and window[0] <= now - 60:
-                window.popleft()
-            if len(window) >= limit:
-                retry = max(1, math.ceil(window[0] + 60 - now))
+            tokens, stamp = self._rate.get(key or "", (float(limit), now))
+            tokens = min(float(limit), tokens + (now - stamp) * rate)
+            if tokens < 1:
+                self._rate[key or ""] = (tokens, now)
+                retry = max(1, math.ceil((1 - tokens) / rate))
                 raise ApiError(
                     429,
                     "You have exceeded the rate limit. Please wait before making more requests.",
                     headers={"Retry-After": str(retry), "X-RateLimit-Remaining": "0"},
                 )
-            window.append(now)
+            self._rate[key or ""] = (tokens - 1, now)
 
     # -- routing ---------------------------------------------------------------------------------
 
