@@ -102,6 +102,52 @@ def _build_parser() -> argparse.ArgumentParser:
     scan.add_argument("name", nargs="?", help="the migration (default: the most recent)")
     scan.add_argument("--format", choices=("text", "markdown", "json"), default="text")
 
+    plan = sub.add_parser(
+        "plan",
+        help="plan a wave of projects, without the wizard",
+        description="Put projects into a named wave of the migration (read-only on both instances). "
+        "Projects that a Deploy-a-Release step in the wave deploys are added, with the reason; projects "
+        "that share library variable sets or tenants with the wave are named.",
+    )
+    plan.add_argument("name", nargs="?", help="the migration (default: the most recent)")
+    plan.add_argument("--wave", help="the wave's name, e.g. 'wave 1'")
+    which = plan.add_mutually_exclusive_group()
+    which.add_argument("--projects", help="comma-separated project names or ids")
+    which.add_argument("--group", help="every project of this project group")
+    which.add_argument(
+        "--suggest", action="store_true", help="the suggested first wave: ready, rarely deployed projects"
+    )
+    plan.add_argument("--list", action="store_true", help="list every project with its readiness and wave")
+    plan.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+
+    migrate = sub.add_parser(
+        "migrate",
+        help="migrate a planned wave, without the wizard",
+        description="Export the wave's projects from the Server, import them into Octopus Cloud, copy "
+        "their packages, logos and triggers, and verify each project. Resumable: run it again after "
+        "any interruption. The export password comes from OCTOWIZ_EXPORT_PASSWORD or is asked twice; "
+        "it is never stored. Exit codes: 0 every project verified, 1 a failure, 2 usage, 3 differences "
+        "found, 4 a project conflicts with one already on Cloud, 5 the import was not confirmed.",
+    )
+    migrate.add_argument("name", nargs="?", help="the migration (default: the most recent)")
+    migrate.add_argument("--wave", required=True, help="the wave to migrate")
+    migrate.add_argument("--yes", action="store_true", help="confirm the import preview without asking")
+    migrate.add_argument(
+        "--max-queued-imports",
+        type=int,
+        default=1,
+        help="never more imports queued or running on Cloud than this (default 1: Cloud's task cap is "
+        "shared with your deployments)",
+    )
+    migrate.add_argument(
+        "--packages",
+        default="all",
+        help="package versions to copy: 'all' the releases select, or 'latest:N' releases per channel",
+    )
+    migrate.add_argument(
+        "--poll-seconds", type=float, default=2.0, help="how often to check a running task (default 2)"
+    )
+
     status = sub.add_parser(
         "status",
         help="what the journal knows about a migration",
@@ -319,6 +365,181 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         ctx.close()
 
 
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from octowiz.engine import waves
+    from octowiz.engine.session import clients
+    from octowiz.journal import Journal
+
+    ctx = _context(args)
+    try:
+        path = _migration_path(ctx, args.name, demo_default=True)
+        if path is None:
+            return EXIT_FAILED
+        with Journal.open(path) as journal:
+            view = waves.journal_view(journal)
+
+            async def build() -> waves.Catalog:
+                async with clients(ctx, journal.settings, destination=False) as (source, _):
+                    return await waves.build_catalog(source, view)
+
+            catalog = asyncio.run(build())
+            if args.list or not args.wave:
+                if not args.list:
+                    print(
+                        "octowiz plan: say which wave (--wave) and which projects, or --list.",
+                        file=sys.stderr,
+                    )
+                    return EXIT_USAGE
+                print(waves.format_catalog(catalog, args.format))
+                return EXIT_OK
+            if args.suggest:
+                chosen = waves.suggest_first_wave(catalog)
+            elif args.projects or args.group:
+                names = [p.strip() for p in (args.projects or "").split(",") if p.strip()]
+                chosen = waves.select(catalog, projects=names or None, group=args.group)
+            else:
+                print("octowiz plan: choose projects with --projects, --group or --suggest.", file=sys.stderr)
+                return EXIT_USAGE
+            try:
+                check = waves.plan_wave(journal, catalog, args.wave, chosen)
+            except waves.WaveError as exc:
+                print(f"octowiz plan: {exc}", file=sys.stderr)
+                return EXIT_FAILED
+            planned = journal.waves().get(args.wave, [])
+        names_by_id = {r.id: r.name for r in catalog.rows}
+        print(f"Wave '{args.wave}': " + ", ".join(names_by_id.get(i, i) for i in planned) + ".")
+        for pid, why in check.added:
+            print(f"  added {names_by_id.get(pid, pid)}: {why}")
+        for warning in check.warnings:
+            print(f"  warning: {warning}")
+        return EXIT_OK
+    except waves.WaveError as exc:
+        print(f"octowiz plan: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        ctx.close()
+
+
+def _export_password() -> str | None:
+    """The export password: OCTOWIZ_EXPORT_PASSWORD, or asked twice on a terminal; never stored."""
+    import os
+
+    from_env = os.environ.get("OCTOWIZ_EXPORT_PASSWORD")
+    if from_env:
+        return from_env
+    if not sys.stdin.isatty():
+        print(
+            "octowiz migrate: set OCTOWIZ_EXPORT_PASSWORD, or run it in a terminal to be asked for the "
+            "export password.",
+            file=sys.stderr,
+        )
+        return None
+    first = getpass.getpass("Export password (encrypts sensitive values in the archive; not stored): ")
+    if not first:
+        print("octowiz migrate: the export password cannot be empty.", file=sys.stderr)
+        return None
+    if getpass.getpass("The same password again: ") != first:
+        print("octowiz migrate: the two passwords differ; nothing was done.", file=sys.stderr)
+        return None
+    return first
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from octowiz.engine import migrate
+    from octowiz.journal import Journal
+
+    latest: int | None = None
+    if args.packages != "all":
+        kind, _, n = args.packages.partition(":")
+        if kind != "latest" or not n.isdigit() or int(n) < 1:
+            print("octowiz migrate: --packages takes 'all' or 'latest:N' (N at least 1).", file=sys.stderr)
+            return EXIT_USAGE
+        latest = int(n)
+    if args.max_queued_imports < 1:
+        print("octowiz migrate: --max-queued-imports must be at least 1.", file=sys.stderr)
+        return EXIT_USAGE
+    password = _export_password()
+    if password is None:
+        return EXIT_FAILED
+    ctx = _context(args)
+    try:
+        path = _migration_path(ctx, args.name)
+        if path is None:
+            return EXIT_FAILED
+        settings = migrate.WaveSettings(
+            max_queued_imports=args.max_queued_imports,
+            latest_per_channel=latest,
+            poll_interval=args.poll_seconds,
+        )
+        printer = _EventPrinter()
+
+        async def confirm(preview: migrate.ImportPreview) -> bool:
+            if args.yes:
+                return True
+            if not sys.stdin.isatty():
+                print(
+                    "octowiz migrate: the import needs confirming: read the preview above and run again "
+                    "with --yes.",
+                    file=sys.stderr,
+                )
+                return False
+            answer = await asyncio.to_thread(input, "Import these into Octopus Cloud? [y/N] ")
+            return answer.strip().lower() in ("y", "yes")
+
+        with Journal.open(path) as journal:
+            try:
+                result = asyncio.run(
+                    migrate.run_wave(
+                        ctx,
+                        journal,
+                        args.wave,
+                        password,
+                        confirm=confirm,
+                        on_event=printer,
+                        settings=settings,
+                    )
+                )
+            except migrate.WaveFailed as exc:
+                print(f"octowiz migrate: {exc}", file=sys.stderr)
+                return EXIT_FAILED
+        print()
+        for p in result.projects:
+            line = f"{p.name}: {p.state}" + (f" ({p.detail})" if p.detail else "")
+            print(line)
+            if p.verification is not None:
+                for d in p.verification.differences:
+                    print(f"  - {d.area}: {d.what}")
+        for problem in result.problems:
+            print(f"problem: {problem}", file=sys.stderr)
+        not_confirmed = any("not confirmed" in p for p in result.problems)
+        return migrate.EXIT_NOT_CONFIRMED if not_confirmed else result.exit_code
+    finally:
+        ctx.close()
+
+
+class _EventPrinter:
+    """Print a wave's events as lines, package byte counts at most every 10 %."""
+
+    def __init__(self) -> None:
+        self._last: tuple[str, str] | None = None
+        self._bytes_step = -1
+
+    def __call__(self, event: Any) -> None:
+        if event.total_bytes and event.done_bytes is not None:
+            step = event.done_bytes * 10 // event.total_bytes
+            if step == self._bytes_step:
+                return
+            self._bytes_step = step
+            print(f"[{event.stage}] {event.done_bytes:,} of {event.total_bytes:,} bytes", flush=True)
+            return
+        key = (event.stage, event.message)
+        if key == self._last:
+            return
+        self._last = key
+        for line in event.message.splitlines():
+            print(f"[{event.stage}] {line}", flush=True)
+
+
 def _cmd_status(args: argparse.Namespace) -> int:
     from octowiz.engine.steps import STEPS
     from octowiz.journal import Journal, list_migrations, migration_name
@@ -432,7 +653,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.reset and not args.demo:
         parser.error("--reset only goes with --demo")
-    commands = {"sim": _cmd_sim, "keys": _cmd_keys, "new": _cmd_new, "status": _cmd_status, "scan": _cmd_scan}
+    commands = {
+        "sim": _cmd_sim,
+        "keys": _cmd_keys,
+        "new": _cmd_new,
+        "status": _cmd_status,
+        "scan": _cmd_scan,
+        "plan": _cmd_plan,
+        "migrate": _cmd_migrate,
+    }
     try:
         return commands.get(args.command or "", _cmd_wizard)(args)
     except (JournalError, OctopusError, KeyStoreError) as exc:

@@ -1,0 +1,818 @@
+"""Migrate a wave: export, import, fill the gaps Export/Import leaves, verify. Resumable at every stage.
+
+The wave's projects that are not yet on the destination form a *batch*: one export task on the
+source, one archive, one upload, one import task on the destination. The batch's progress is one
+journal item (kind ``batch``) whose detail records each stage's result (export task id, the
+archive's path, size and SHA-256, the uploaded file's id, the import task id); every mutating
+request is an action written before it is sent. After a crash at any point, running the wave again
+reads the batch, checks each recorded result against the instances, and goes on from the first
+stage that is not proven done:
+
+* an export task that finished is reused (its artifact is still on the source); one still running
+  is waited for; a pending export request without a task id is simply sent again (an export
+  only reads the source);
+* the archive on disk is reused when its SHA-256 matches the recorded one, else downloaded again;
+* the upload is found among the destination's import files by its unique file name;
+* an import request that may have been sent is found among the destination's running import
+  tasks, or by its projects having appeared on the destination since the batch checked they were
+  absent, before any new import is sent.
+
+A project already on the destination is ours only when the journal shows our import created it;
+otherwise it is reported as a conflict and left alone: never overwritten, never imported over.
+
+Per project, the gaps (packages, logo, triggers) and the verification then run, each recorded as an
+item stage, so a rerun skips what is done; each gap step is itself idempotent on the destination.
+
+For tests, ``OCTOWIZ_TEST_CRASH_AT=<point>`` makes the process SIGKILL itself at a named point (see
+:data:`CRASH_POINTS`), so the resume tests kill it exactly at each stage boundary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import octowiz.engine.gaps as gaps
+import octowiz.engine.verify as verify
+from octowiz.engine.context import Context
+from octowiz.journal import Journal
+from octowiz.octopus import models as m
+from octowiz.octopus.client import OctopusClient, TaskProgress
+from octowiz.octopus.errors import OctopusError, TaskFailed
+
+STEP = "migrate"
+
+#: The task type name of an import (octopus-api.md §5.4: UNCONFIRMED; the TaskId is what we follow).
+IMPORT_TASK_NAME = "ImportProjects"
+
+#: Where ``OCTOWIZ_TEST_CRASH_AT`` can stop the process.
+CRASH_POINTS = (
+    "export-sent-not-recorded",
+    "after-export-request",
+    "after-export",
+    "after-download",
+    "after-upload",
+    "import-sent-not-recorded",
+    "after-import-request",
+    "after-import",
+    "mid-package-copy",
+    "after-packages",
+    "after-logos",
+    "after-triggers",
+)
+
+#: Exit codes of a wave run, for scripts (``octowiz migrate``).
+EXIT_VERIFIED = 0
+EXIT_FAILED = 1
+EXIT_DIFFERENCES = 3
+EXIT_CONFLICTS = 4
+EXIT_NOT_CONFIRMED = 5
+
+
+def crash_point(name: str) -> None:
+    """Die here, abruptly, when a test asked for it (``OCTOWIZ_TEST_CRASH_AT``)."""
+    if os.environ.get("OCTOWIZ_TEST_CRASH_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class WaveFailed(Exception):
+    """A stage failed; ``str()`` is the sentence to show. The journal stays consistent."""
+
+
+@dataclass
+class WaveSettings:
+    """How a wave runs.
+
+    Attributes:
+        max_queued_imports: never more import tasks queued or running on the destination than this
+            (Cloud's task cap is shared with the team's real deployments).
+        latest_per_channel: packages copied: None for every version the releases select, N for the
+            newest N releases of each channel.
+        poll_interval: seconds between task polls.
+        task_timeout: seconds a task may execute before octowiz stops waiting (it keeps running).
+    """
+
+    max_queued_imports: int = 1
+    latest_per_channel: int | None = None
+    poll_interval: float = 2.0
+    task_timeout: float | None = 3600.0
+
+
+@dataclass
+class Event:
+    """One thing a running wave reports, for a progress display or a log line."""
+
+    stage: str  # export | download | upload | preview | import | packages | logo | triggers | verify | done
+    message: str
+    percent: int | None = None
+    log_tail: list[str] = field(default_factory=list)
+    done_bytes: int | None = None
+    total_bytes: int | None = None
+    project: str | None = None
+
+
+@dataclass
+class ImportPreview:
+    """What an import will do on the destination, from Octopus's preview and the destination's names."""
+
+    projects: list[str]
+    created: dict[str, list[str]]  # kind -> names the import will create
+    matched: dict[str, list[str]]  # kind -> names that already exist and will be reused
+    dynamic_pools: list[str]  # worker pools that map to dynamic pools on the destination
+    static_pools: list[str]  # worker pools created empty or matched as static pools
+
+    def lines(self) -> list[str]:
+        """The preview as sentences, for the confirmation."""
+        out = [f"Projects to create: {', '.join(self.projects) or 'none'}."]
+        for kind, names in self.created.items():
+            if names:
+                out.append(f"New {kind}: {', '.join(names)}.")
+        for kind, names in self.matched.items():
+            if names:
+                out.append(f"Matched by name ({kind}): {', '.join(names)}.")
+        if self.dynamic_pools:
+            out.append(f"Worker pools that become dynamic: {', '.join(self.dynamic_pools)}.")
+        if self.static_pools:
+            out.append(
+                f"Static worker pools (empty until workers are added): {', '.join(self.static_pools)}."
+            )
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe form."""
+        return {
+            "projects": self.projects,
+            "created": self.created,
+            "matched": self.matched,
+            "dynamic_pools": self.dynamic_pools,
+            "static_pools": self.static_pools,
+        }
+
+
+@dataclass
+class ProjectOutcome:
+    """Where one project of the wave ended."""
+
+    id: str
+    name: str
+    state: str  # verified | differences | conflict | failed | imported
+    detail: str = ""
+    destination_id: str | None = None
+    verification: verify.Verification | None = None
+
+
+@dataclass
+class WaveResult:
+    """A wave run's outcome."""
+
+    wave: str
+    projects: list[ProjectOutcome]
+    problems: list[str] = field(default_factory=list)
+    requests: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        """What ``octowiz migrate`` exits with."""
+        states = {p.state for p in self.projects}
+        if self.problems or "failed" in states or "imported" in states:
+            return EXIT_FAILED
+        if "conflict" in states:
+            return EXIT_CONFLICTS
+        if "differences" in states:
+            return EXIT_DIFFERENCES
+        return EXIT_VERIFIED
+
+
+Confirm = Callable[[ImportPreview], Awaitable[bool]]
+OnEvent = Callable[[Event], None]
+
+
+def _hash_file(path: Path) -> str:
+    sha = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+class WaveRun:
+    """One run of one wave. Build it, then ``await run()``; journal calls go to a thread."""
+
+    def __init__(
+        self,
+        journal: Journal,
+        wave: str,
+        source: OctopusClient,
+        dest: OctopusClient,
+        password: str,
+        archives: Path,
+        *,
+        confirm: Confirm,
+        on_event: OnEvent | None = None,
+        settings: WaveSettings | None = None,
+    ) -> None:
+        self.journal = journal
+        self.wave = wave
+        self.source = source
+        self.dest = dest
+        self._password = password
+        self.archives = archives
+        self.confirm = confirm
+        self.on_event = on_event or (lambda e: None)
+        self.settings = settings or WaveSettings()
+        self._tail: list[str] = []
+
+    def __repr__(self) -> str:  # never the password
+        return f"WaveRun(wave={self.wave!r})"
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    async def _j(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        return await asyncio.to_thread(fn, *args, **kw)
+
+    def _emit(self, stage: str, message: str, **kw: Any) -> None:
+        self.on_event(Event(stage, message, **kw))
+
+    async def _progress(self, stage: str, what: str, p: TaskProgress) -> None:
+        self._tail = [line for line in p.log_tail if line]
+        self._emit(
+            stage,
+            f"{what}: {p.task.state} {p.percent}%"
+            + (f", {p.estimated_remaining} left" if p.estimated_remaining else ""),
+            percent=p.percent,
+            log_tail=p.log_tail,
+        )
+
+    async def _wait(self, client: OctopusClient, task_id: str, stage: str, what: str) -> m.ServerTask:
+        return await client.wait_for_task(
+            task_id,
+            on_progress=lambda p: self._progress(stage, what, p),
+            poll_interval=self.settings.poll_interval,
+            timeout=self.settings.task_timeout,
+        )
+
+    def _task_failure(self, client: OctopusClient, what: str, exc: TaskFailed) -> str:
+        sentence = f"{what} failed on {client.host}: {exc.error_message or exc}"
+        if self._tail:
+            sentence += " Last lines of its log: " + " | ".join(self._tail[-8:])
+        return sentence
+
+    # -- the run ---------------------------------------------------------------------------------
+
+    async def run(self) -> WaveResult:
+        """Run the wave to its end (or the first failure), and say where each project stands."""
+        waves = await self._j(lambda: self.journal.waves())
+        ids = waves.get(self.wave)
+        if not ids:
+            raise WaveFailed(
+                f"There is no wave called '{self.wave}' in this migration: plan it first "
+                f"(octowiz plan --wave {self.wave} --projects ...)."
+            )
+        await self._j(self.journal.set_step, STEP, "in progress", f"wave {self.wave}")
+        projects = {
+            str(p.id): p for p in await self.source.get_many("projects", ids, m.Project, "reading projects")
+        }
+        missing = [i for i in ids if i not in projects]
+        problems: list[str] = []
+        if missing:
+            problems.append(f"These projects are no longer on the Server: {', '.join(missing)}.")
+        outcomes: dict[str, ProjectOutcome] = {
+            pid: ProjectOutcome(pid, projects[pid].name or pid, "imported") for pid in ids if pid in projects
+        }
+        try:
+            await self._import_stage(projects, outcomes)
+            imported = [o for o in outcomes.values() if o.destination_id]
+            if imported:
+                await self._gaps_stage(projects, outcomes)
+                await self._verify_stage(projects, outcomes)
+        except WaveFailed as exc:
+            problems.append(str(exc))
+        except OctopusError as exc:
+            problems.append(str(exc))
+        result = WaveResult(
+            self.wave,
+            [outcomes[i] for i in ids if i in outcomes],
+            problems,
+            {"source": self.source.request_count, "destination": self.dest.request_count},
+        )
+        done = all(o.state == "verified" for o in result.projects) and not problems
+        await self._j(
+            self.journal.set_step,
+            STEP,
+            "done" if done and self._all_waves_done(waves, result) else "in progress",
+            f"wave {self.wave}: " + _summary(result),
+        )
+        self._emit("done", _summary(result))
+        return result
+
+    def _all_waves_done(self, waves: dict[str, list[str]], result: WaveResult) -> bool:
+        verified = {
+            i
+            for _, i, stage, status, _ in self.journal.items("project")
+            if stage == "verify" and status == "done"
+        }
+        return all(pid in verified for ids in waves.values() for pid in ids)
+
+    # -- export / import -------------------------------------------------------------------------
+
+    async def _import_stage(
+        self, projects: dict[str, m.Project], outcomes: dict[str, ProjectOutcome]
+    ) -> None:
+        items = await self._j(self.journal.items, "project")
+        imported = {i: d or {} for _, i, stage, status, d in items if stage == "import" and status == "done"}
+        for pid, detail in imported.items():
+            if pid in outcomes:
+                outcomes[pid].destination_id = detail.get("destination_id")
+        batch_id, batch = await self._open_batch()
+        if batch is None:
+            todo = [pid for pid in outcomes if pid not in imported]
+            if not todo:
+                return
+            ours = {
+                pid
+                for _, _, _, _, d in await self._j(self.journal.items, "batch")
+                if d and d.get("import_requested")
+                for pid in d.get("projects", [])
+            }
+            todo = await self._exclude_conflicts(todo, projects, outcomes, ours=ours)
+            if not todo:
+                return
+            batch_id, batch = await self._new_batch(todo, projects)
+        else:
+            todo = [pid for pid in batch["projects"] if pid in outcomes and pid not in imported]
+        assert batch_id is not None
+        await self._run_batch(batch_id, batch, projects, outcomes)
+
+    async def _open_batch(self) -> tuple[str | None, dict[str, Any] | None]:
+        """The wave's unfinished batch, if a previous run left one."""
+        items = await self._j(self.journal.items, "batch")
+        open_ = [
+            (i, d)
+            for _, i, _, status, d in items
+            if d and d.get("wave") == self.wave and status not in ("done", "closed")
+        ]
+        return open_[-1] if open_ else (None, None)
+
+    async def _new_batch(self, todo: list[str], projects: dict[str, m.Project]) -> tuple[str, dict[str, Any]]:
+        items = await self._j(self.journal.items, "batch")
+        n = 1 + sum(1 for _, _, _, _, d in items if d and d.get("wave") == self.wave)
+        batch_id = f"{self.wave}#{n}"
+        batch: dict[str, Any] = {
+            "wave": self.wave,
+            "projects": todo,
+            "names": {pid: projects[pid].name for pid in todo},
+            # Checked just now: none of these exist on the destination, so any that appear later are ours.
+            "absent_checked": True,
+        }
+        await self._save(batch_id, "in progress", batch)
+        return batch_id, batch
+
+    async def _save(self, batch_id: str, status: str, batch: dict[str, Any]) -> None:
+        await self._j(self.journal.set_item, "batch", batch_id, "batch", status, batch)
+
+    async def _exclude_conflicts(
+        self,
+        todo: list[str],
+        projects: dict[str, m.Project],
+        outcomes: dict[str, ProjectOutcome],
+        ours: set[str],
+    ) -> list[str]:
+        """Drop projects whose name exists on the destination and that our journal did not create there."""
+        found = await asyncio.gather(*(self.dest.project_by_name(projects[p].name or "") for p in todo))
+        keep = []
+        for pid, existing in zip(todo, found, strict=True):
+            if existing is None:
+                keep.append(pid)
+            elif pid in ours:
+                await self._mark_imported(pid, str(existing.id), outcomes)
+            else:
+                sentence = (
+                    f"A project called '{projects[pid].name}' already exists on {self.dest.host} and octowiz "
+                    "did not create it: rename or remove one of them, or take the project out of the wave. "
+                    "octowiz never imports over an existing project."
+                )
+                outcomes[pid].state, outcomes[pid].detail = "conflict", sentence
+                await self._j(self.journal.set_item, "project", pid, "import", "conflict", {"why": sentence})
+                self._emit("preview", sentence, project=projects[pid].name)
+        return keep
+
+    async def _mark_imported(self, pid: str, dest_id: str, outcomes: dict[str, ProjectOutcome]) -> None:
+        outcomes[pid].destination_id = dest_id
+        aid = await self._j(
+            self.journal.begin_action, STEP, "record-import", pid, {"project": pid, "destination": dest_id}
+        )
+        await self._j(self.journal.finish_action, aid, "done", None, None, {pid: ("project", dest_id)})
+        await self._j(self.journal.set_item, "project", pid, "import", "done", {"destination_id": dest_id})
+
+    async def _run_batch(
+        self,
+        batch_id: str,
+        batch: dict[str, Any],
+        projects: dict[str, m.Project],
+        outcomes: dict[str, ProjectOutcome],
+    ) -> None:
+        names = batch["names"]
+        label = ", ".join(names.values())
+        # 1. Export on the source.
+        if not batch.get("exported"):
+            task_id = batch.get("export_task")
+            if task_id is None:
+                aid = await self._j(
+                    self.journal.begin_action, STEP, "export", batch_id, {"projects": batch["projects"]}
+                )
+                self._emit("export", f"Starting the export of {label}")
+                try:
+                    response = await self.source.export_projects(batch["projects"], self._password)
+                except OctopusError as exc:
+                    await self._j(self.journal.finish_action, aid, "failed", {"error": str(exc)})
+                    raise
+                crash_point("export-sent-not-recorded")
+                task_id = str(response.task_id)
+                batch["export_task"] = task_id
+                await self._j(self.journal.finish_action, aid, "started", None, task_id)
+                await self._save(batch_id, "in progress", batch)
+                crash_point("after-export-request")
+            try:
+                await self._wait(self.source, task_id, "export", "Export")
+            except TaskFailed as exc:
+                sentence = self._task_failure(self.source, "The export", exc)
+                batch.pop("export_task", None)  # a rerun starts a fresh export
+                await self._save(batch_id, "in progress", batch)
+                raise WaveFailed(sentence) from None
+            batch["exported"] = True
+            await self._save(batch_id, "in progress", batch)
+            crash_point("after-export")
+        # 2. The archive, streamed to the state directory, its hash recorded.
+        archive = self.archives / f"{batch_id.replace('#', '-')}.zip"
+        if not (
+            batch.get("sha256")
+            and archive.exists()
+            and await asyncio.to_thread(_hash_file, archive) == batch["sha256"]
+        ):
+            artifacts = await self.source.task_artifacts(batch["export_task"])
+            zips = [a for a in artifacts if (a.filename or "").lower().endswith(".zip")]
+            if not zips:
+                for key in ("exported", "export_task"):
+                    batch.pop(key, None)  # a rerun exports afresh
+                await self._save(batch_id, "in progress", batch)
+                raise WaveFailed(
+                    f"The export task on {self.source.host} finished but has no archive attached; "
+                    "run the wave again to export afresh."
+                )
+            self._emit("download", f"Downloading {zips[0].filename}")
+            archive.parent.mkdir(parents=True, exist_ok=True)
+            content = (zips[0].links or {}).get("Content") or self.source.space_path(
+                f"artifacts/{zips[0].id}/content"
+            )
+            size, sha = await self.source.download_to(content, archive, "downloading the export archive")
+            batch.update(archive=str(archive), size=size, sha256=sha)
+            await self._save(batch_id, "in progress", batch)
+            self._emit("download", f"Archive saved ({size:,} bytes, SHA-256 {sha[:12]}…)")
+            crash_point("after-download")
+        # 3. Upload to the destination's import files, under a name unique to this batch.
+        upload_name = f"octowiz-{batch_id.replace('#', '-')}-{batch['sha256'][:12]}.zip"
+        if not batch.get("upload_id"):
+            existing = next((f for f in await self.dest.import_files() if f.file_name == upload_name), None)
+            if existing is None:
+                aid = await self._j(
+                    self.journal.begin_action, STEP, "upload", batch_id, {"file": upload_name}
+                )
+                self._emit("upload", f"Uploading the archive to {self.dest.host}", total_bytes=batch["size"])
+                named = archive.with_name(upload_name)
+                with contextlib.suppress(FileExistsError):
+                    os.link(archive, named)
+                try:
+                    uploaded = await self.dest.upload_import_file(named)
+                except OctopusError as exc:
+                    await self._j(self.journal.finish_action, aid, "failed", {"error": str(exc)})
+                    raise
+                finally:
+                    with contextlib.suppress(FileNotFoundError):
+                        named.unlink()
+                await self._j(self.journal.finish_action, aid, "done", {"id": uploaded.id})
+                existing = uploaded
+            batch["upload_id"] = existing.id
+            await self._save(batch_id, "in progress", batch)
+            crash_point("after-upload")
+        # 4. Import: find one we may already have started before starting one.
+        if not batch.get("imported"):
+            task_id = batch.get("import_task") or await self._find_import(batch, projects, outcomes)
+            if task_id == "appeared":
+                return await self._close_batch(batch_id, batch, projects, outcomes)
+            if task_id is None:
+                preview = await self._preview(batch, projects)
+                self._emit("preview", "\n".join(preview.lines()))
+                if preview.created.get("feeds"):
+                    # Export/Import only references feeds; their credentials cannot travel in the archive.
+                    raise WaveFailed(
+                        f"The wave uses package feeds that are not on {self.dest.host}: "
+                        f"{', '.join(preview.created['feeds'])}. Create them there with the same names "
+                        "(their credentials cannot be exported), then run the wave again: it continues "
+                        "from the import preview."
+                    )
+                if not await self.confirm(preview):
+                    raise WaveFailed("The import was not confirmed; nothing was imported.")
+                await self._wait_for_capacity()
+                aid = await self._j(
+                    self.journal.begin_action,
+                    STEP,
+                    "import",
+                    batch_id,
+                    {"projects": batch["projects"], "upload": batch["upload_id"]},
+                )
+                batch["import_requested"] = True
+                await self._save(batch_id, "in progress", batch)
+                try:
+                    started = await self.dest.import_projects(batch["upload_id"], self._password)
+                except OctopusError as exc:
+                    await self._j(self.journal.finish_action, aid, "failed", {"error": str(exc)})
+                    batch.pop("import_requested", None)
+                    await self._save(batch_id, "in progress", batch)
+                    raise
+                crash_point("import-sent-not-recorded")
+                task_id = str(started.task_id)
+                batch["import_task"] = task_id
+                await self._j(self.journal.finish_action, aid, "started", None, task_id)
+                await self._save(batch_id, "in progress", batch)
+                crash_point("after-import-request")
+            try:
+                await self._wait(self.dest, task_id, "import", "Import")
+            except TaskFailed as exc:
+                sentence = self._task_failure(self.dest, "The import", exc)
+                await self._close_batch(batch_id, batch, projects, outcomes, failed=sentence)
+                raise WaveFailed(sentence) from None
+            batch["imported"] = True
+            await self._save(batch_id, "in progress", batch)
+        await self._close_batch(batch_id, batch, projects, outcomes)
+        crash_point("after-import")
+
+    async def _find_import(
+        self, batch: dict[str, Any], projects: dict[str, m.Project], outcomes: dict[str, ProjectOutcome]
+    ) -> str | None:
+        """An import this batch may have started before a crash: its task id, ``appeared``, or None."""
+        if not batch.get("import_requested"):
+            return None
+        for task in await self.dest.active_tasks():
+            source = (task.arguments or {}).get("ImportSource") or {}
+            if source.get("UploadedFileId") in (batch["upload_id"], None) and task.name == IMPORT_TASK_NAME:
+                batch["import_task"] = task.id
+                return task.id
+        found = await asyncio.gather(
+            *(self.dest.project_by_name(batch["names"][p]) for p in batch["projects"])
+        )
+        if any(found):
+            return "appeared"
+        return None
+
+    async def _close_batch(
+        self,
+        batch_id: str,
+        batch: dict[str, Any],
+        projects: dict[str, m.Project],
+        outcomes: dict[str, ProjectOutcome],
+        failed: str | None = None,
+    ) -> None:
+        """Map each batch project to its destination project; close the batch so a rerun starts afresh."""
+        found = await asyncio.gather(
+            *(self.dest.project_by_name(batch["names"][p]) for p in batch["projects"])
+        )
+        missing = []
+        for pid, existing in zip(batch["projects"], found, strict=True):
+            if existing is not None:
+                # It was absent when the batch was made (absent_checked), so our import created it.
+                await self._mark_imported(pid, str(existing.id), outcomes)
+            else:
+                missing.append(pid)
+                if pid in outcomes:
+                    outcomes[pid].state = "failed"
+                    outcomes[pid].detail = failed or "The import finished without creating this project."
+                    await self._j(
+                        self.journal.set_item,
+                        "project",
+                        pid,
+                        "import",
+                        "failed",
+                        {"why": outcomes[pid].detail},
+                    )
+        batch["missing"] = missing
+        await self._save(batch_id, "done" if not missing else "closed", batch)
+
+    async def _preview(self, batch: dict[str, Any], projects: dict[str, m.Project]) -> ImportPreview:
+        raw, envs, lifecycles, pools, feeds = await asyncio.gather(
+            self.dest.import_preview(batch["upload_id"], self._password),
+            self.dest.environments(),
+            self.dest.lifecycles(),
+            self.dest.worker_pools(),
+            self.dest.feeds(),
+        )
+        existing = {
+            "environments": {e.name for e in envs},
+            "lifecycles": {lc.name for lc in lifecycles},
+            "feeds": {f.name for f in feeds},
+        }
+        listed = {
+            "environments": list(raw.environments or []),
+            "lifecycles": list(raw.lifecycles or []),
+            "feeds": [f.name or "" for f in raw.feeds or []],
+            "accounts": [a.name or "" for a in raw.accounts or []],
+            "certificates": list(raw.certificates or []),
+        }
+        created: dict[str, list[str]] = {}
+        matched: dict[str, list[str]] = {}
+        for kind, names in listed.items():
+            have = existing.get(kind)
+            created[kind] = sorted(n for n in names if have is None or n not in have)
+            matched[kind] = sorted(n for n in names if have is not None and n in have)
+        pool_names = {p.name for p in pools}
+        dynamic = sorted(p.name or "" for p in raw.worker_pools or [] if p.is_dynamic)
+        static = sorted(p.name or "" for p in raw.worker_pools or [] if not p.is_dynamic)
+        matched["worker pools"] = sorted(n for n in static + dynamic if n in pool_names)
+        return ImportPreview([p.name or "" for p in raw.projects or []], created, matched, dynamic, static)
+
+    async def _wait_for_capacity(self) -> None:
+        """Hold the import while the destination already runs ``max_queued_imports`` imports."""
+        while True:
+            running = await self.dest.active_tasks(IMPORT_TASK_NAME)
+            if len(running) < self.settings.max_queued_imports:
+                return
+            self._emit(
+                "import",
+                f"Waiting: {len(running)} import(s) already queued or running on {self.dest.host} "
+                f"(at most {self.settings.max_queued_imports})",
+            )
+            await self.dest._sleep(self.settings.poll_interval)  # the client's (injectable) clock
+
+    # -- gaps and verification -------------------------------------------------------------------
+
+    async def _stage_done(self, pid: str, stage: str) -> bool:
+        found = await self._j(self.journal.item_status, "project", pid, stage)
+        return bool(found and found[0] == "done")
+
+    async def _gaps_stage(self, projects: dict[str, m.Project], outcomes: dict[str, ProjectOutcome]) -> None:
+        pairs = [(pid, o.destination_id) for pid, o in outcomes.items() if o.destination_id]
+        # Packages: one plan over the wave's imported projects, so a version shared by two is copied once.
+        todo = [pid for pid, _ in pairs if not await self._stage_done(pid, "packages")]
+        if todo:
+            needs = await gaps.needed_packages(self.source, todo, self.settings.latest_per_channel)
+            self._emit("packages", f"{len(needs)} package version(s) the releases need")
+
+            def progress(done: int, total: int) -> None:
+                self._emit("packages", "Copying packages", done_bytes=done, total_bytes=total)
+                if done:
+                    crash_point("mid-package-copy")
+
+            copies = await gaps.copy_packages(
+                self.source, self.dest, self.journal, needs, on_progress=progress
+            )
+            failed = [c for c in copies if c.status in ("failed",)]
+            detail: dict[str, Any] = {
+                "copied": sum(1 for c in copies if c.status == "copied"),
+                "already": sum(1 for c in copies if c.status == "already there"),
+                "refused": [
+                    f"{c.package_id} {c.version}: {c.detail}" for c in copies if c.status == "refused"
+                ],
+                "failed": [f"{c.package_id} {c.version}: {c.detail}" for c in failed],
+            }
+            for c in copies:
+                self._emit(
+                    "packages",
+                    f"{c.package_id} {c.version}: {c.status}" + (f" ({c.detail})" if c.detail else ""),
+                )
+            for pid in todo:
+                await self._j(
+                    self.journal.set_item, "project", pid, "packages", "failed" if failed else "done", detail
+                )
+            if failed:
+                raise WaveFailed(
+                    f"{len(failed)} package(s) could not be copied ({'; '.join(detail['failed'])}); "
+                    "run the wave again to retry them."
+                )
+        crash_point("after-packages")
+        dest_projects = {
+            str(p.id): p
+            for p in await self.dest.get_many(
+                "projects", [d for _, d in pairs if d], m.Project, "reading projects"
+            )
+        }
+        for pid, did in pairs:
+            if did not in dest_projects or await self._stage_done(pid, "logo"):
+                continue
+            result = await gaps.copy_logo(
+                self.source, self.dest, self.journal, projects[pid], dest_projects[did]
+            )
+            self._emit("logo", f"{projects[pid].name}: logo {result}", project=projects[pid].name)
+            await self._j(
+                self.journal.set_item,
+                "project",
+                pid,
+                "logo",
+                "failed" if result.startswith("failed") else "done",
+                {"result": result},
+            )
+        crash_point("after-logos")
+        for pid, did in pairs:
+            if did not in dest_projects or await self._stage_done(pid, "triggers"):
+                continue
+            triggers = await gaps.recreate_triggers(
+                self.source, self.dest, self.journal, projects[pid], dest_projects[did]
+            )
+            for t in triggers:
+                self._emit(
+                    "triggers",
+                    f"{projects[pid].name}: trigger '{t.name}' {t.status}"
+                    + (f" ({t.detail})" if t.detail else ""),
+                    project=projects[pid].name,
+                )
+            bad = [t for t in triggers if t.status == "failed"]
+            await self._j(
+                self.journal.set_item,
+                "project",
+                pid,
+                "triggers",
+                "failed" if bad else "done",
+                {"triggers": [{"name": t.name, "status": t.status, "detail": t.detail} for t in triggers]},
+            )
+        crash_point("after-triggers")
+
+    async def _verify_stage(
+        self, projects: dict[str, m.Project], outcomes: dict[str, ProjectOutcome]
+    ) -> None:
+        for pid, o in outcomes.items():
+            if not o.destination_id:
+                continue
+            stages = {
+                s: await self._j(self.journal.item_status, "project", pid, s)
+                for s in ("packages", "logo", "triggers")
+            }
+            logo: dict[str, Any] = (stages["logo"] or ("", None))[1] or {}
+            self._emit("verify", f"Verifying {o.name}", project=o.name)
+            needs = await gaps.needed_packages(self.source, [pid], self.settings.latest_per_channel)
+            result = await verify.verify_project(
+                self.source,
+                self.dest,
+                pid,
+                o.destination_id,
+                expect_logo=logo.get("result") == "copied",
+                expect_packages=[(n.package_id, n.version) for n in needs],
+                expect_triggers=True,
+            )
+            o.verification = result
+            o.state = "verified" if result.verified else "differences"
+            o.detail = "" if result.verified else f"{len(result.differences)} difference(s)"
+            await self._j(
+                self.journal.set_item,
+                "project",
+                pid,
+                "verify",
+                "done" if result.verified else "differences",
+                result.to_dict(),
+            )
+
+
+def _summary(result: WaveResult) -> str:
+    counts: dict[str, int] = {}
+    for p in result.projects:
+        counts[p.state] = counts.get(p.state, 0) + 1
+    text = ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) or "nothing to do"
+    return text + (f"; {len(result.problems)} problem(s)" if result.problems else "")
+
+
+async def run_wave(
+    context: Context,
+    journal: Journal,
+    wave: str,
+    password: str,
+    *,
+    confirm: Confirm,
+    on_event: OnEvent | None = None,
+    settings: WaveSettings | None = None,
+) -> WaveResult:
+    """Open both instances for a migration and run one of its waves (see :class:`WaveRun`)."""
+    from octowiz.engine.session import clients
+
+    if not password:
+        raise WaveFailed("An export password is needed: Export/Import encrypts sensitive values with it.")
+    values = await asyncio.to_thread(lambda: journal.settings)
+    name = str(values.get("name") or "migration")
+    archives = context.paths.downloads / name / "exports"
+    async with clients(context, values) as (source, dest):
+        assert dest is not None
+        run = WaveRun(
+            journal,
+            wave,
+            source,
+            dest,
+            password,
+            archives,
+            confirm=confirm,
+            on_event=on_event,
+            settings=settings,
+        )
+        return await run.run()
