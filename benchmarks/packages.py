@@ -10,8 +10,9 @@ side by side from one run:
   peak of Python allocations. Target: under 100 MB;
 * (b) plain ``curl``: download to a temporary file, then ``curl -F fileData=@file`` upload of the same
   bytes as another version. Throughput, and the ratio octowiz / curl. Target: >= 0.5;
-* (c) the read-only gap planning of a 50-project wave of the ``large`` scenario (``plan_gaps``:
-  releases, processes, triggers, teams) and ``needed_packages`` alone: API requests per project.
+* (c) a 50-project wave of the ``large`` scenario migrated whole (export, import, packages, logos,
+  triggers, verification): API requests per project on each instance; and the read-only gap planning
+  alone (``plan_gaps``: releases, processes, triggers, teams; ``needed_packages``).
 
 Usage: ``python -m benchmarks.packages [--size-mb 1024] [--wave 50]``
 """
@@ -169,6 +170,38 @@ async def _planning(server: str, wave: int) -> tuple[int, int, int, int]:
         return len(projects), needed, planned, latest
 
 
+async def _whole_wave(server: str, cloud: str, wave: int, work: Path) -> tuple[int, str, int, int, float]:
+    """Migrate ``wave`` projects of the large scenario: (projects, states, source and Cloud requests, s)."""
+    from octowiz.engine.migrate import ImportPreview, WaveRun, WaveSettings
+
+    async def yes(preview: ImportPreview) -> bool:
+        return True
+
+    async with (
+        OctopusClient(server, SERVER_ADMIN.api_key) as source,
+        OctopusClient(cloud, CLOUD_MANAGER.api_key, requests_per_minute=None) as dest,
+    ):
+        await asyncio.gather(source.discover(), dest.discover())
+        ids = [str(p.id) for p in (await source.projects())[:wave]]
+        with contextlib.closing(Journal.create(work / "wave.octowiz", {"name": "bench"})) as journal:
+            journal.set_wave("bench", ids)
+            s0, d0 = source.request_count, dest.request_count
+            start = time.perf_counter()
+            run = WaveRun(
+                journal, "bench", source, dest, "bench password", work / "exports",
+                confirm=yes, settings=WaveSettings(poll_interval=0.2),
+            )  # fmt: skip
+            result = await run.run()
+            seconds = time.perf_counter() - start
+        states: dict[str, int] = {}
+        for p in result.projects:
+            states[p.state] = states.get(p.state, 0) + 1
+        text = ", ".join(f"{n} {k}" for k, n in sorted(states.items())) + (
+            f"; problems: {result.problems}" if result.problems else ""
+        )
+        return len(ids), text, source.request_count - s0, dest.request_count - d0, seconds
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=1024, help="package size in MiB (default 1024)")
@@ -191,6 +224,7 @@ def main() -> int:
             down, up = _curl(sim.server, sim.cloud, size, work)
         with running_sim("large", 0) as large:
             projects, needed, planned, latest = asyncio.run(_planning(large.server, args.wave))
+            whole = asyncio.run(_whole_wave(large.server, large.cloud, args.wave, work))
 
     mb = size / 1e6
     ours = mb / copy["seconds"]
@@ -215,8 +249,14 @@ def main() -> int:
         f"(octowiz downloads and uploads at once, curl one after the other; against curl's upload alone, "
         f"the slower half, octowiz/curl = {ours / (mb / up):.2f})"
     )
+    n, states, src_requests, dst_requests, wave_seconds = whole
     print(
-        f"(c) gap planning of a {projects}-project wave of the large scenario: needed_packages "
+        f"(c) a {n}-project wave of the large scenario migrated in {wave_seconds:.1f} s ({states}): "
+        f"{src_requests / n:.1f} requests/project on the Server, {dst_requests / n:.1f} on Cloud "
+        f"({src_requests} and {dst_requests} in all)"
+    )
+    print(
+        f"    gap planning of a {projects}-project wave of the large scenario: needed_packages "
         f"{needed} requests ({needed / projects:.2f}/project); plan_gaps {planned} "
         f"({planned / projects:.2f}/project); needed_packages with latest_per_channel=3 {latest} "
         f"({latest / projects:.2f}/project)"
