@@ -162,7 +162,7 @@ class ProjectOutcome:
 
     id: str
     name: str
-    state: str  # verified | differences | conflict | failed | imported
+    state: str  # verified | differences | conflict | failed | imported | not started
     detail: str = ""
     destination_id: str | None = None
     verification: verify.Verification | None = None
@@ -181,7 +181,7 @@ class WaveResult:
     def exit_code(self) -> int:
         """What ``octowiz migrate`` exits with."""
         states = {p.state for p in self.projects}
-        if self.problems or "failed" in states or "imported" in states:
+        if self.problems or states & {"failed", "imported", "not started"}:
             return EXIT_FAILED
         if "conflict" in states:
             return EXIT_CONFLICTS
@@ -284,7 +284,9 @@ class WaveRun:
         if missing:
             problems.append(f"These projects are no longer on the Server: {', '.join(missing)}.")
         outcomes: dict[str, ProjectOutcome] = {
-            pid: ProjectOutcome(pid, projects[pid].name or pid, "imported") for pid in ids if pid in projects
+            pid: ProjectOutcome(pid, projects[pid].name or pid, "not started")
+            for pid in ids
+            if pid in projects
         }
         try:
             await self._import_stage(projects, outcomes)
@@ -330,6 +332,7 @@ class WaveRun:
         for pid, detail in imported.items():
             if pid in outcomes:
                 outcomes[pid].destination_id = detail.get("destination_id")
+                outcomes[pid].state = "imported"
         batch_id, batch = await self._open_batch()
         if batch is None:
             todo = [pid for pid in outcomes if pid not in imported]
@@ -404,7 +407,7 @@ class WaveRun:
         return keep
 
     async def _mark_imported(self, pid: str, dest_id: str, outcomes: dict[str, ProjectOutcome]) -> None:
-        outcomes[pid].destination_id = dest_id
+        outcomes[pid].destination_id, outcomes[pid].state = dest_id, "imported"
         aid = await self._j(
             self.journal.begin_action, STEP, "record-import", pid, {"project": pid, "destination": dest_id}
         )

@@ -26,6 +26,8 @@ STEPS: tuple[Step, ...] = (
     Step("differences", "Differences"),
     Step("connectivity", "Connectivity"),
     Step("users", "Users & pools"),
+    Step("waves", "Waves"),
+    Step("migrate", "Migrate", mutating=True),
 )
 
 STEP_IDS = tuple(s.id for s in STEPS)

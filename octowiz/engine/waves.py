@@ -132,7 +132,8 @@ def project_state(items: Iterable[ItemRow], wave: str | None = None) -> str:
     """A project's migration state for display, from its journal item rows and its wave.
 
     ``failed`` when any stage failed; ``differences`` or ``verified`` once verification ran;
-    ``imported`` once the import is done; ``exporting`` or ``importing`` while one is in progress
+    ``imported`` once the import is done; ``conflict`` when a project of that name was already on
+    Cloud and octowiz did not create it; ``exporting`` or ``importing`` while one is in progress
     (an ``in progress`` import stage reads as importing, an export stage as exporting); otherwise
     ``planned: <wave>`` or ``not planned``.
     """
@@ -148,6 +149,8 @@ def project_state(items: Iterable[ItemRow], wave: str | None = None) -> str:
         return "verified"
     if stages.get("import") == "done":
         return "imported"
+    if stages.get("import") == "conflict":
+        return "conflict"
     for stage in ("import", "export"):
         current = stages.get(stage)
         if current in ("exporting", "importing"):

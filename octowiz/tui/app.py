@@ -22,8 +22,10 @@ from octowiz.tui.screens.connect import ConnectScreen
 from octowiz.tui.screens.connectivity import ConnectivityScreen
 from octowiz.tui.screens.dialogs import ConfirmDelete, DeleteChoice, NameDialog
 from octowiz.tui.screens.differences import DifferencesScreen
+from octowiz.tui.screens.migrate import MigrateScreen
 from octowiz.tui.screens.overview import OverviewData, OverviewScreen
 from octowiz.tui.screens.users import UsersScreen
+from octowiz.tui.screens.waves import WavesScreen
 from octowiz.tui.screens.welcome import WelcomeScreen
 from octowiz.tui.styles import css_path
 
@@ -124,7 +126,7 @@ class OctowizApp(App[None]):
                     return
                 step = await asyncio.to_thread(lambda: next_step(self._statuses(journal)))
                 continue
-            if step in ("differences", "connectivity", "users"):
+            if step in ("differences", "connectivity", "users", "waves", "migrate"):
                 outcome = await self._scan_step(journal, step)
                 if outcome != "done":
                     return
@@ -138,7 +140,7 @@ class OctowizApp(App[None]):
             step = chosen
 
     async def _scan_step(self, journal: Journal, step: str, *, review: bool = False) -> str:
-        """Show a scanning step (its last recorded result, or a fresh scan) and return how it ended."""
+        """Show a step screen (a scan's last result or a fresh scan, waves, migrate); return how it ended."""
 
         def enter() -> tuple[dict[str, str], str, ScanResult | None, ConnectivityReport | None]:
             if not review and journal.step_status(step) != "done":
@@ -149,8 +151,12 @@ class OctowizApp(App[None]):
             return self._statuses(journal), name, readiness, connectivity
 
         statuses, name, latest_scan, latest_report = await asyncio.to_thread(enter)
-        if step == "users":
-            screen: Screen[str] = UsersScreen(
+        if step == "waves":
+            screen: Screen[str] = WavesScreen(self.context, journal, statuses, review=review)
+        elif step == "migrate":
+            screen = MigrateScreen(self.context, journal, statuses, review=review)
+        elif step == "users":
+            screen = UsersScreen(
                 self.context, journal, statuses, self.context.paths.downloads / name, review=review
             )
         elif step == "differences":
@@ -172,7 +178,7 @@ class OctowizApp(App[None]):
         data = await asyncio.to_thread(read)
         while True:
             chosen = await self.push_screen_wait(OverviewScreen(self.context, data, review=True))
-            if chosen not in ("differences", "connectivity", "users"):
+            if chosen not in ("differences", "connectivity", "users", "waves", "migrate"):
                 return
             journal = await asyncio.to_thread(Journal.open, path, lock=False)
             try:
@@ -224,8 +230,20 @@ class OctowizApp(App[None]):
         return {k: v[0] for k, v in journal.steps().items()}
 
     def _overview(self, journal: Journal) -> OverviewData:
+        from octowiz.engine.waves import project_state
+
         s = journal.settings
-        return OverviewData(str(s.get("name", "")), s, self._statuses(journal), journal.actions(limit=10))
+        items = journal.items("project")
+        waves: dict[str, dict[str, int]] = {}
+        for wave, ids in journal.waves().items():
+            counts = waves.setdefault(wave, {})
+            for pid in ids:
+                state = project_state([row for row in items if row[1] == pid], wave)
+                state = "planned" if state.startswith("planned") else state
+                counts[state] = counts.get(state, 0) + 1
+        return OverviewData(
+            str(s.get("name", "")), s, self._statuses(journal), journal.actions(limit=10), waves
+        )
 
     async def _close_journal(self) -> None:
         if self.journal is not None:

@@ -103,7 +103,14 @@ async def test_review_is_read_only(tmp_path: Path) -> None:
         assert isinstance(app.screen, OverviewScreen) and app.screen.review
         assert "READ-ONLY REVIEW" in str(app.screen.query_one("#review-banner", Static).render())
         # No mutating action is offered: only looking at the findings, and going back.
-        assert [b.id for b in app.screen.query(Button)] == ["differences", "connectivity", "users", "back"]
+        assert [b.id for b in app.screen.query(Button)] == [
+            "differences",
+            "connectivity",
+            "users",
+            "waves",
+            "migrate",
+            "back",
+        ]
         await pilot.press("c")  # the Connect shortcut is refused in a review
         await settle(pilot)
         assert isinstance(app.screen, OverviewScreen)

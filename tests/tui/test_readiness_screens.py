@@ -403,7 +403,14 @@ async def test_review_shows_recorded_results_and_never_scans_or_writes(tmp_path:
         await settle(pilot)
         overview = app.screen
         assert isinstance(overview, OverviewScreen) and overview.review
-        assert [b.id for b in overview.query(Button)] == ["differences", "connectivity", "users", "back"]
+        assert [b.id for b in overview.query(Button)] == [
+            "differences",
+            "connectivity",
+            "users",
+            "waves",
+            "migrate",
+            "back",
+        ]
 
         await pilot.click("#differences")
         await settle(pilot)

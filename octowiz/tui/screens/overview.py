@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from rich.table import Table
 from textual import on
@@ -27,6 +27,7 @@ class OverviewData:
     settings: dict[str, object]
     statuses: dict[str, str]
     actions: list[Action]
+    waves: dict[str, dict[str, int]] = field(default_factory=dict)  # wave -> state -> projects
 
 
 class OverviewScreen(Screen[str]):
@@ -63,6 +64,7 @@ class OverviewScreen(Screen[str]):
             with VerticalScroll(id="overview-body"):
                 yield Static(self._settings(), id="overview-settings")
                 yield Static(self._next(), id="overview-next")
+                yield Static(self._waves(), id="overview-waves")
                 yield Static(self._actions(), id="overview-actions")
                 with Horizontal(id="overview-buttons"):
                     if not self.review:
@@ -70,6 +72,8 @@ class OverviewScreen(Screen[str]):
                     yield Button("Differences", id="differences")
                     yield Button("Connectivity", id="connectivity")
                     yield Button("Users & pools", id="users")
+                    yield Button("Waves", id="waves")
+                    yield Button("Migrate", id="migrate")
                     yield Button("Back", id="back")
         yield Footer()
 
@@ -94,9 +98,18 @@ class OverviewScreen(Screen[str]):
         if remaining:
             return f"Remaining: {', '.join(remaining)}."
         return (
-            "Every step available in this version of octowiz is done. Waves, Export/Import and the later "
-            "steps arrive with the next capabilities."
+            "Every step available in this version of octowiz is done: every planned project is on Octopus "
+            "Cloud and verified. Tentacles and deprecating the Server arrive with the next capabilities."
         )
+
+    def _waves(self) -> str:
+        if not self.data.waves:
+            return "Waves: none planned yet."
+        parts = [
+            f"{wave}: " + ", ".join(f"{n} {state}" for state, n in sorted(states.items()))
+            for wave, states in self.data.waves.items()
+        ]
+        return "Waves — " + "; ".join(parts) + "."
 
     def _actions(self) -> Table:
         table = Table(title="Last actions (journal)", expand=True)
@@ -144,6 +157,14 @@ class OverviewScreen(Screen[str]):
     @on(Button.Pressed, "#users")
     def _users(self) -> None:
         self.dismiss("users")
+
+    @on(Button.Pressed, "#waves")
+    def _waves_step(self) -> None:
+        self.dismiss("waves")
+
+    @on(Button.Pressed, "#migrate")
+    def _migrate_step(self) -> None:
+        self.dismiss("migrate")
 
     @on(Button.Pressed, "#back")
     def _back(self) -> None:
