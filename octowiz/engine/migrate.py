@@ -273,7 +273,7 @@ class WaveRun:
         if not ids:
             raise WaveFailed(
                 f"There is no wave called '{self.wave}' in this migration: plan it first "
-                f"(octowiz plan --wave {self.wave} --projects ...)."
+                f"(octowiz plan --wave '{self.wave}' --projects ...)."
             )
         await self._j(self.journal.set_step, STEP, "in progress", f"wave {self.wave}")
         projects = {
@@ -660,10 +660,13 @@ class WaveRun:
 
     async def _gaps_stage(self, projects: dict[str, m.Project], outcomes: dict[str, ProjectOutcome]) -> None:
         pairs = [(pid, o.destination_id) for pid, o in outcomes.items() if o.destination_id]
-        # Packages: one plan over the wave's imported projects, so a version shared by two is copied once.
+        # Packages: each project's needs, copied as one set, so a version two projects share moves once.
         todo = [pid for pid, _ in pairs if not await self._stage_done(pid, "packages")]
         if todo:
-            needs = await gaps.needed_packages(self.source, todo, self.settings.latest_per_channel)
+            per_project = await asyncio.gather(
+                *(gaps.needed_packages(self.source, [pid], self.settings.latest_per_channel) for pid in todo)
+            )
+            needs = list(dict.fromkeys(n for project_needs in per_project for n in project_needs))
             self._emit("packages", f"{len(needs)} package version(s) the releases need")
 
             def progress(done: int, total: int) -> None:
@@ -674,28 +677,37 @@ class WaveRun:
             copies = await gaps.copy_packages(
                 self.source, self.dest, self.journal, needs, on_progress=progress
             )
-            failed = [c for c in copies if c.status in ("failed",)]
-            detail: dict[str, Any] = {
-                "copied": sum(1 for c in copies if c.status == "copied"),
-                "already": sum(1 for c in copies if c.status == "already there"),
-                "refused": [
-                    f"{c.package_id} {c.version}: {c.detail}" for c in copies if c.status == "refused"
-                ],
-                "failed": [f"{c.package_id} {c.version}: {c.detail}" for c in failed],
-            }
+            by_need = {(c.package_id, c.version): c for c in copies}
             for c in copies:
                 self._emit(
                     "packages",
                     f"{c.package_id} {c.version}: {c.status}" + (f" ({c.detail})" if c.detail else ""),
                 )
-            for pid in todo:
+            failed_all = [c for c in copies if c.status == "failed"]
+            for pid, project_needs in zip(todo, per_project, strict=True):
+                mine = [
+                    by_need[(n.package_id, n.version)]
+                    for n in project_needs
+                    if (n.package_id, n.version) in by_need
+                ]
+                failed = [c for c in mine if c.status == "failed"]
+                detail: dict[str, Any] = {
+                    "needed": len(project_needs),
+                    "copied": sum(1 for c in mine if c.status == "copied"),
+                    "already": sum(1 for c in mine if c.status == "already there"),
+                    "refused": [
+                        f"{c.package_id} {c.version}: {c.detail}" for c in mine if c.status == "refused"
+                    ],
+                    "failed": [f"{c.package_id} {c.version}: {c.detail}" for c in failed],
+                }
                 await self._j(
                     self.journal.set_item, "project", pid, "packages", "failed" if failed else "done", detail
                 )
-            if failed:
+            if failed_all:
                 raise WaveFailed(
-                    f"{len(failed)} package(s) could not be copied ({'; '.join(detail['failed'])}); "
-                    "run the wave again to retry them."
+                    f"{len(failed_all)} package(s) could not be copied ("
+                    + "; ".join(f"{c.package_id} {c.version}: {c.detail}" for c in failed_all)
+                    + "); run the wave again to retry them."
                 )
         crash_point("after-packages")
         dest_projects = {

@@ -416,7 +416,7 @@ async def test_a_wave_migrates_end_to_end_and_every_project_shows_verified(
         assert text(screen, "#migrate-summary").startswith("wave 1: 3 verified.")
         results = rows(screen.query_one("#results", DataTable))
         assert [(r[0], r[1]) for r in results] == [(n, "verified") for n in WAVE.values()]
-        assert results[0][2:] == ["✔ Projects-1", "✔ 6 copied", "✔ copied", "✔ 2", "✔ verified"]
+        assert results[0][2:] == ["✔ Projects-1", "✔ 4 copied", "✔ copied", "✔ 2", "✔ verified"]
         assert screen.query_one("#migrate-tabs", TabbedContent).active == "tab-results"
         verification = rows(screen.query_one("#verification", DataTable))
         assert [(r[0], r[1]) for r in verification] == [(n, "✔ verified") for n in WAVE.values()]

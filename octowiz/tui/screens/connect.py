@@ -53,6 +53,7 @@ class ConnectScreen(Screen[Connection]):
     BINDINGS = [
         Binding("ctrl+t", "check", "Check", tooltip="Check both connections", id="connect.check"),
         Binding("escape", "cancel", "Cancel check", tooltip="Stop the running check", id="connect.cancel"),
+        Binding("ctrl+n", "continue", "Continue", tooltip="On to the next step", id="connect.continue"),
         Binding("ctrl+b", "back", "Back", tooltip="Back to the welcome screen", id="connect.back"),
     ]
 
@@ -275,6 +276,7 @@ class ConnectScreen(Screen[Connection]):
             pair.update("")
         ready = message.source.ok and message.destination.ok and not message.problems
         self.query_one("#continue", Button).disabled = not ready
+        self.refresh_bindings()
         if ready:
             self.query_one("#continue", Button).focus()
         status = "in progress" if ready else "needs attention"
@@ -338,6 +340,8 @@ class ConnectScreen(Screen[Connection]):
             return not self.checking
         if action == "cancel":
             return self.checking
+        if action == "continue":
+            return not self.query_one("#continue", Button).disabled
         return True
 
     @on(Button.Pressed)

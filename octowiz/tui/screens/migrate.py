@@ -187,6 +187,8 @@ def stage_cell(stage: str, recorded: tuple[str, dict[str, Any]] | None) -> Text:
         copied, already = int(detail.get("copied") or 0), int(detail.get("already") or 0)
         failed = len(detail.get("failed") or [])
         what = f"{copied} copied" + (f", {already} there" if already else "")
+        if detail.get("needed") == 0:
+            what = "none needed"
         if failed:
             what = f"{failed} failed"
     elif stage == "logo":
