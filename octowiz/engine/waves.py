@@ -190,6 +190,8 @@ class ProjectRow:
         references: ids of the projects its Deploy a Release steps deploy (a step whose project is bound to a
             variable expression is not seen).
         reference_steps: for each of those, the names of the steps that deploy it.
+        external_feeds: names of the external feeds its steps take packages from (Export/Import only
+            references feeds: each must exist on Cloud, with its credentials, before the import).
     """
 
     id: str
@@ -208,6 +210,7 @@ class ProjectRow:
     wave: str | None
     references: list[str] = field(default_factory=list)
     reference_steps: dict[str, list[str]] = field(default_factory=dict)
+    external_feeds: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -235,6 +238,7 @@ class ProjectRow:
             reference_steps={
                 str(k): [str(s) for s in v] for k, v in (data.get("reference_steps") or {}).items()
             },
+            external_feeds=[str(f) for f in data.get("external_feeds") or []],
         )
 
 
@@ -378,12 +382,21 @@ def catalog_from_inventory(
     built_in = {str(f.id) for f in inv.feeds if f.feed_type == "BuiltIn" and f.id} | {BUILT_IN_FEED_ID}
     refs: dict[str, dict[tuple[str, str], str]] = defaultdict(dict)
     references: dict[str, dict[str, list[str]]] = defaultdict(dict)
+    # External feeds: not the built-in package feed and not the built-in releases feed.
+    feed_names = {
+        str(f.id): str(f.name or f.id)
+        for f in inv.feeds
+        if f.feed_type not in ("BuiltIn", "OctopusProject") and f.id != "feeds-builtin-releases"
+    }
+    external: dict[str, set[str]] = defaultdict(set)
     for pid, process in inv.processes.items():
         for step in process.steps or []:
             for action in step.actions or []:
                 for package in action.packages or []:
                     if (package.feed_id or "") in built_in and package.package_id:
                         refs[pid][(str(action.name or ""), str(package.name or ""))] = package.package_id
+                    elif package.feed_id in feed_names:
+                        external[pid].add(feed_names[str(package.feed_id)])
                 if action.action_type == DEPLOY_RELEASE:
                     target = action.property_value(DEPLOY_RELEASE_PROJECT)
                     if target and target in project_ids and target != pid:
@@ -428,6 +441,7 @@ def catalog_from_inventory(
                 wave=wave,
                 references=list(references[pid]),
                 reference_steps=dict(references[pid]),
+                external_feeds=sorted(external[pid]),
             )
         )
     rows.sort(key=_sort_key)
@@ -574,7 +588,9 @@ def suggest_first_wave(catalog: Catalog, size: int = 3) -> list[str]:
     Candidates are not blocked, not disabled, not version-controlled, not planned or migrated yet, and
     take no part in a Deploy a Release step (they deploy no project, and no project deploys them: moving
     one that another deploys would strand that one). They are ranked ready before needs attention before
-    not scanned, then least recently deployed (never deployed first), then fewest releases, then by name.
+    not scanned, then those needing no external feed before those that do (each feed must first be
+    created on Cloud with its credentials), then least recently deployed (never deployed first), then
+    fewest releases, then by name.
     """
     referenced = {ref for row in catalog.rows for ref in row.references}
     candidates = [
@@ -591,6 +607,7 @@ def suggest_first_wave(catalog: Catalog, size: int = 3) -> list[str]:
     candidates.sort(
         key=lambda r: (
             _READINESS_RANK[r.readiness],
+            bool(r.external_feeds),
             r.last_deployment or "",
             r.releases,
             r.name.lower(),

@@ -30,6 +30,22 @@ async def settle(pilot: Any) -> None:
         await pilot.pause()
 
 
+async def until(pilot: Any, condition: Any, seconds: float = 120.0) -> None:
+    """Let the app run until ``condition()`` holds (a wave's tasks take seconds on the demo's clock)."""
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise TimeoutError(
+        f"the screen never reached the state to capture (on {type(pilot.app.screen).__name__})"
+    )
+
+
+async def _type(pilot: Any, text: str) -> None:
+    for ch in text:
+        await pilot.press(ch)
+
+
 async def shoot(out: Path) -> list[Path]:
     """Drive the demo through its screens and save each one."""
     from octowiz.engine.context import demo_context
@@ -72,7 +88,34 @@ async def shoot(out: Path) -> list[Path]:
             await app.screen.run_action("continue")
             await settle(pilot)
             save("users")
-            await pilot.press("ctrl+b")
+            await app.screen.run_action("continue")
+            await settle(pilot)
+            await app.screen.run_action("suggest")
+            await settle(pilot)
+            save("waves")
+            await app.screen.run_action("add")
+            await settle(pilot)
+            save("waves-add")
+            await pilot.press("enter")  # the name field suggests "wave 1"
+            await settle(pilot)
+            await app.screen.run_action("continue")
+            await settle(pilot)
+            await app.screen.run_action("migrate")
+            await settle(pilot)
+            for text in ("demopassword", "tab", "demopassword", "enter"):
+                await (pilot.press(text) if text in ("tab", "enter") else _type(pilot, text))
+            await until(pilot, lambda: type(app.screen).__name__ == "PreviewDialog")
+            save("migrate-preview")
+            await pilot.press("shift+tab", "enter")  # Cancel has the focus: Import is before it
+            await until(
+                pilot, lambda: not [w for w in app.workers if w.group == "migrate-run" and not w.is_finished]
+            )
+            await settle(pilot)
+            save("migrate-done")
+            await app.screen.run_action("continue")
+            await settle(pilot)
+            save("overview")
+            await pilot.press("escape")
             await settle(pilot)
             save("welcome")
             await pilot.press("v")

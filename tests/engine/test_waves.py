@@ -299,7 +299,11 @@ async def test_blocked_projects_conflict_and_disabled_or_git_projects_warn(catal
 
 async def test_the_suggested_first_wave_is_quiet_ready_and_deterministic(catalog: Catalog) -> None:
     first = suggest_first_wave(catalog)
-    assert names(catalog, first) == [DEMO_RUNBOOK_PROJECT, "Intranet CMS", "Reporting Service"]
+    # Reporting Service would be next by date, but it takes packages from an external feed (Corp Maven)
+    # that must first be created on Cloud: a project needing none comes first.
+    assert names(catalog, first) == [DEMO_RUNBOOK_PROJECT, "Intranet CMS", "Mobile Backend"]
+    reporting = catalog.by_id(ids(catalog, "Reporting Service")[0])
+    assert reporting is not None and reporting.external_feeds == ["Corp Maven"]
     referenced = {ref for r in catalog.rows for ref in r.references}
     eligible = [
         r
@@ -309,11 +313,12 @@ async def test_the_suggested_first_wave_is_quiet_ready_and_deterministic(catalog
         and not r.version_controlled
         and not r.references
         and r.id not in referenced
+        and not r.external_feeds
     ]
     chosen = [r for r in eligible if r.id in first]
     others = [r for r in eligible if r.id not in first]
     assert len(chosen) == 3 and others
-    # Deployed longest ago (never, first) among every eligible project left out.
+    # Deployed longest ago (never, first) among every eligible project needing no external feed.
     assert max(r.last_deployment or "" for r in chosen) <= min(r.last_deployment or "" for r in others)
     shuffled = Catalog.from_dict(catalog.to_dict())
     random.Random(7).shuffle(shuffled.rows)
