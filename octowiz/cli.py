@@ -509,6 +509,8 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
             if p.verification is not None:
                 for d in p.verification.differences:
                     print(f"  - {d.area}: {d.what}")
+            for item in p.manual:
+                print(f"  by hand: {item}")
         for problem in result.problems:
             print(f"problem: {problem}", file=sys.stderr)
         not_confirmed = any("not confirmed" in p for p in result.problems)

@@ -166,6 +166,7 @@ class ProjectOutcome:
     detail: str = ""
     destination_id: str | None = None
     verification: verify.Verification | None = None
+    manual: list[str] = field(default_factory=list)  # what stays to do by hand
 
 
 @dataclass
@@ -755,6 +756,18 @@ class WaveRun:
                 {"triggers": [{"name": t.name, "status": t.status, "detail": t.detail} for t in triggers]},
             )
         crash_point("after-triggers")
+        # What stays manual, per project: recorded once, for the results and the review.
+        todo = [
+            pid
+            for pid, did in pairs
+            if did in dest_projects and not await self._j(self.journal.item_status, "project", pid, "manual")
+        ]
+        if todo:
+            teams = {str(t.id): str(t.name or t.id) for t in await self.source.teams()}
+            processes = await asyncio.gather(*(self.source.deployment_process(projects[pid]) for pid in todo))
+            for pid, process in zip(todo, processes, strict=True):
+                items = gaps.manual_items(projects[pid], process, teams=teams)
+                await self._j(self.journal.set_item, "project", pid, "manual", "listed", {"items": items})
 
     async def _verify_stage(
         self, projects: dict[str, m.Project], outcomes: dict[str, ProjectOutcome]
@@ -779,6 +792,8 @@ class WaveRun:
                 expect_triggers=True,
             )
             o.verification = result
+            manual = await self._j(self.journal.item_status, "project", pid, "manual")
+            o.manual = list((manual[1] or {}).get("items") or []) if manual else []
             o.state = "verified" if result.verified else "differences"
             o.detail = "" if result.verified else f"{len(result.differences)} difference(s)"
             await self._j(

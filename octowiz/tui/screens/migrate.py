@@ -844,6 +844,9 @@ class MigrateScreen(StepScreen):
                     or "none"
                 )
             )
+        manual = stages.get("manual")
+        if manual and manual[1].get("items"):
+            text.append("\nStill to do by hand:" + "".join(f"\n  • {m}" for m in manual[1]["items"]))
         if line.verification is not None:
             v = line.verification
             n = len(v.differences)
