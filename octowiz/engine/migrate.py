@@ -229,6 +229,7 @@ class WaveRun:
         self.on_event = on_event or (lambda e: None)
         self.settings = settings or WaveSettings()
         self._tail: list[str] = []
+        self._stage = "export"
 
     def __repr__(self) -> str:  # never the password
         return f"WaveRun(wave={self.wave!r})"
@@ -239,6 +240,7 @@ class WaveRun:
         return await asyncio.to_thread(fn, *args, **kw)
 
     def _emit(self, stage: str, message: str, **kw: Any) -> None:
+        self._stage = stage
         self.on_event(Event(stage, message, **kw))
 
     async def _progress(self, stage: str, what: str, p: TaskProgress) -> None:
@@ -298,7 +300,8 @@ class WaveRun:
         except WaveFailed as exc:
             problems.append(str(exc))
         except OctopusError as exc:
-            problems.append(str(exc))
+            doing = _DOING.get(self._stage, self._stage)
+            problems.append(f"While {doing}: {exc} Running the wave again continues from there.")
         result = WaveResult(
             self.wave,
             [outcomes[i] for i in ids if i in outcomes],
@@ -511,6 +514,7 @@ class WaveRun:
             if task_id == "appeared":
                 return await self._close_batch(batch_id, batch, projects, outcomes)
             if task_id is None:
+                self._emit("preview", f"Asking {self.dest.host} what the import will do")
                 preview = await self._preview(batch, projects)
                 self._emit("preview", "\n".join(preview.lines()))
                 if preview.created.get("feeds"):
@@ -804,6 +808,19 @@ class WaveRun:
                 "done" if result.verified else "differences",
                 result.to_dict(),
             )
+
+
+_DOING = {
+    "export": "exporting on the Server",
+    "download": "downloading the export archive",
+    "upload": "uploading the export archive to Octopus Cloud",
+    "preview": "previewing the import",
+    "import": "importing on Octopus Cloud",
+    "packages": "copying packages",
+    "logo": "copying logos",
+    "triggers": "recreating triggers",
+    "verify": "verifying",
+}
 
 
 def _summary(result: WaveResult) -> str:

@@ -293,3 +293,29 @@ async def test_429_bursts_on_cloud_are_waited_out_and_the_wave_completes(
     assert [p.state for p in result.projects] == ["verified"]
     assert sum(1 for r in sim.cloud.requests if r.status == 429) == 6
     assert destination_state(sim)["projects"].count("Acme Web") == 1
+
+
+async def test_a_dropped_upload_and_a_damaged_archive_on_disk_recover_on_the_next_run(
+    tmp_path: Path, sim: Simulator
+) -> None:
+    # The connection drops while the archive is being uploaded to Cloud.
+    sim.cloud.scripted.append(ScriptedFault("/import-export/import-files", 0, count=1, method="POST"))
+    ctx = context_for(tmp_path, sim.server_url, sim.cloud_url, sim.transport())
+    journal = new_journal(tmp_path, sim.server_url, sim.cloud_url, ["Projects-9"])
+    result, _ = await run(ctx, journal)
+    assert result.exit_code == migrate.EXIT_FAILED
+    assert result.problems[0].startswith(
+        "While uploading the export archive to Octopus Cloud: The connection"
+    )
+    assert "Traceback" not in result.problems[0]
+    assert [a.outcome for a in journal.actions() if a.kind == "upload"] == ["failed"]
+    # Meanwhile the archive on disk is damaged: its recorded SHA-256 no longer matches, so it is
+    # downloaded again rather than uploaded as it is.
+    (archive,) = (tmp_path / "state" / "downloads" / "t" / "exports").glob("*.zip")
+    archive.write_bytes(b"not the archive any more")
+    downloads = sum(1 for r in sim.server.requests if r.path.endswith("/content"))
+    result, _ = await run(ctx, journal)
+    assert [p.state for p in result.projects] == ["verified"]
+    assert sum(1 for r in sim.server.requests if r.path.endswith("/content")) == downloads + 1
+    exports = [r for r in sim.server.requests if r.path.endswith("/import-export/export")]
+    assert len(exports) == 1  # the finished export was reused
