@@ -406,6 +406,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
                 print(f"octowiz plan: {exc}", file=sys.stderr)
                 return EXIT_FAILED
             planned = journal.waves().get(args.wave, [])
+            if planned and journal.step_status("waves") != "done":
+                journal.set_step("waves", "done", f"{len(journal.waves())} wave(s) planned")
         names_by_id = {r.id: r.name for r in catalog.rows}
         print(f"Wave '{args.wave}': " + ", ".join(names_by_id.get(i, i) for i in planned) + ".")
         for pid, why in check.added:
@@ -562,6 +564,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
             settings = journal.settings
             steps = journal.steps()
             actions = journal.actions(limit=20)
+            waves = _wave_states(journal)
         name = migration_name(path)
         report: dict[str, Any] = {
             "name": name,
@@ -576,6 +579,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
                 }
                 for s in STEPS
             ],
+            "waves": waves,
             "actions": [
                 {
                     "id": a.id,
@@ -593,6 +597,30 @@ def _cmd_status(args: argparse.Namespace) -> int:
         return EXIT_OK
     finally:
         ctx.close()
+
+
+def _wave_states(journal: Any) -> dict[str, list[dict[str, str]]]:
+    """Each planned wave's projects with their migration state, from the journal alone."""
+    from octowiz.engine.waves import project_state
+
+    items = journal.items()
+    names: dict[str, str] = {}
+    for kind, _item, _stage, _status, detail in items:
+        if kind == "batch" and detail:
+            names.update({str(k): str(v) for k, v in (detail.get("names") or {}).items()})
+        elif kind == "project" and detail and detail.get("project_name"):
+            names[str(_item)] = str(detail["project_name"])
+    out: dict[str, list[dict[str, str]]] = {}
+    for wave, ids in journal.waves().items():
+        out[wave] = [
+            {
+                "id": pid,
+                "name": names.get(pid, pid),
+                "state": project_state([row for row in items if row[0] == "project" and row[1] == pid], wave),
+            }
+            for pid in ids
+        ]
+    return out
 
 
 def _format_status(r: dict[str, Any], fmt: str) -> str:
@@ -617,13 +645,18 @@ def _format_status(r: dict[str, Any], fmt: str) -> str:
         out += [f"| {k} | {v} |" for k, v in rows]
         out += ["", "## Steps", "", "| Step | Status | Updated |", "|---|---|---|"]
         out += [f"| {st['title']} | {st['status']} | {st['updated_at'] or ''} |" for st in r["steps"]]
+        for wave, projects in r["waves"].items():
+            out += ["", f"## Wave {wave}", "", "| Project | State |", "|---|---|"]
+            out += [f"| {p['name']} | {p['state']} |" for p in projects]
         out += ["", "## Last actions", ""]
         out += [
             f"- #{a['id']} {a['step']}: {a['kind']} {a['target']} — {a['outcome']}" for a in r["actions"]
         ] or ["No changes were made to either instance yet."]
         return "\n".join(out)
     out = [f"Migration {r['name']}  ({r['journal']})"] + [f"  {k:<12} {v}" for k, v in rows] + ["", "Steps:"]
-    out += [f"  {st['title']:<12} {st['status']}" for st in r["steps"]]
+    out += [f"  {st['title']:<14} {st['status']}" for st in r["steps"]]
+    for wave, projects in r["waves"].items():
+        out += ["", f"Wave {wave}:"] + [f"  {p['name']:<28} {p['state']}" for p in projects]
     out += ["", "Last actions:"]
     out += [
         f"  #{a['id']} {a['step']}: {a['kind']} {a['target']} — {a['outcome']}" for a in r["actions"]

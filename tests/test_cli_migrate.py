@@ -9,6 +9,7 @@ after the rerun the destination must equal the one an uninterrupted run leaves.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -108,6 +109,13 @@ def test_new_plan_and_migrate_from_a_script(
     assert [line for line in done.stdout.splitlines() if line.endswith(": verified")] == [
         f"{name}: verified" for name in WAVE.values()
     ]
+    # `status` shows, from the journal alone, where each project of the wave stands.
+    status = octowiz(tmp_path, "status", "t")
+    assert status.returncode == 0, status.stderr
+    assert "Wave wave 1:" in status.stdout
+    for name in WAVE.values():
+        assert re.search(rf"^  {re.escape(name)} +verified$", status.stdout, re.M), status.stdout
+    assert re.search(r"^  Waves +done$", status.stdout, re.M)
     # The password and the keys were in the environment only: not in anything octowiz wrote.
     for path in tmp_path.rglob("*"):
         if path.is_file():

@@ -693,7 +693,7 @@ def test_new_and_status_from_the_command_line(tmp_path: Path) -> None:
     assert as_text.returncode == 0, as_text.stderr
     lines = as_text.stdout.splitlines()
     assert lines[0] == f"Migration Q3 move  ({path})"
-    assert "  Connect      done" in lines
+    assert "  Connect        done" in lines
     assert "  none: no changes were made to either instance yet" in lines
 
     as_markdown = _octowiz(tmp_path, "--demo", "status", "--format", "markdown")
