@@ -31,8 +31,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hashlib
 import os
+import shutil
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -45,7 +47,7 @@ from octowiz.engine.context import Context
 from octowiz.journal import Journal
 from octowiz.octopus import models as m
 from octowiz.octopus.client import OctopusClient, TaskProgress
-from octowiz.octopus.errors import OctopusError, TaskFailed
+from octowiz.octopus.errors import OctopusError, TaskFailed, ValidationFailed
 
 STEP = "migrate"
 
@@ -254,12 +256,19 @@ class WaveRun:
         )
 
     async def _wait(self, client: OctopusClient, task_id: str, stage: str, what: str) -> m.ServerTask:
-        return await client.wait_for_task(
-            task_id,
-            on_progress=lambda p: self._progress(stage, what, p),
-            poll_interval=self.settings.poll_interval,
-            timeout=self.settings.task_timeout,
-        )
+        try:
+            return await client.wait_for_task(
+                task_id,
+                on_progress=lambda p: self._progress(stage, what, p),
+                poll_interval=self.settings.poll_interval,
+                timeout=self.settings.task_timeout,
+            )
+        except TimeoutError:
+            raise WaveFailed(
+                f"The {what.lower()} task {task_id} on {client.host} has run for more than "
+                f"{self.settings.task_timeout:.0f} seconds and is still running there; octowiz stopped "
+                "waiting. Running the wave again follows the same task."
+            ) from None
 
     def _task_failure(self, client: OctopusClient, what: str, exc: TaskFailed) -> str:
         sentence = f"{what} failed on {client.host}: {exc.error_message or exc}"
@@ -299,6 +308,20 @@ class WaveRun:
                 await self._verify_stage(projects, outcomes)
         except WaveFailed as exc:
             problems.append(str(exc))
+        except OSError as exc:
+            doing = _DOING.get(self._stage, self._stage)
+            where = f" ({exc.filename})" if exc.filename else ""
+            if exc.errno == errno.ENOSPC:
+                problems.append(
+                    f"While {doing}: the disk is full{where}. Free some space and run the wave again: it "
+                    "continues from there."
+                )
+            else:
+                reason = exc.strerror or exc
+                problems.append(
+                    f"While {doing}: this machine could not read or write a file{where}: {reason}. "
+                    "Running the wave again continues from there."
+                )
         except OctopusError as exc:
             doing = _DOING.get(self._stage, self._stage)
             problems.append(f"While {doing}: {exc} Running the wave again continues from there.")
@@ -338,24 +361,43 @@ class WaveRun:
                 outcomes[pid].destination_id = detail.get("destination_id")
                 outcomes[pid].state = "imported"
         batch_id, batch = await self._open_batch()
-        if batch is None:
-            todo = [pid for pid in outcomes if pid not in imported]
-            if not todo:
-                return
-            ours = {
-                pid
-                for _, _, _, _, d in await self._j(self.journal.items, "batch")
-                if d and d.get("import_requested")
-                for pid in d.get("projects", [])
-            }
-            todo = await self._exclude_conflicts(todo, projects, outcomes, ours=ours)
-            if not todo:
-                return
-            batch_id, batch = await self._new_batch(todo, projects)
-        else:
-            todo = [pid for pid in batch["projects"] if pid in outcomes and pid not in imported]
-        assert batch_id is not None
-        await self._run_batch(batch_id, batch, projects, outcomes)
+        if batch_id is not None and batch is not None and not batch.get("import_requested"):
+            removed = [pid for pid in batch["projects"] if pid not in outcomes]
+            if removed:
+                # The wave changed since this batch was exported: its archive holds projects that are no
+                # longer in it. Nothing was imported from it, so it is set aside and the wave exported anew.
+                batch["superseded"] = f"taken out of the wave since its export: {', '.join(removed)}"
+                await self._save(batch_id, "closed", batch)
+                batch_id, batch = None, None
+        attempted: set[str] = set()
+        rounds = 0
+        while True:
+            if batch is None or batch_id is None:
+                rows = await self._j(self.journal.items, "project")
+                done = {i for _, i, stage, status, _ in rows if stage == "import" and status == "done"}
+                todo = [pid for pid in outcomes if pid not in done and pid not in attempted]
+                if not todo:
+                    return
+                todo = await self._exclude_conflicts(todo, projects, outcomes, ours=await self._ours())
+                if not todo:
+                    return
+                batch_id, batch = await self._new_batch(todo, projects)
+            attempted.update(batch["projects"])
+            rounds += 1
+            if await self._run_batch(batch_id, batch, projects, outcomes) == "superseded" and rounds < 3:
+                # Set aside before its import went out: the rest of the wave goes out in a fresh batch.
+                attempted.difference_update(batch["projects"])
+            batch_id, batch = None, None
+
+    async def _ours(self) -> set[str]:
+        """Projects an import of ours was sent for and that it did not fail to create."""
+        return {
+            pid
+            for _, _, _, _, d in await self._j(self.journal.items, "batch")
+            if d and d.get("import_requested")
+            for pid in d.get("projects", [])
+            if pid not in (d.get("missing") or [])
+        }
 
     async def _open_batch(self) -> tuple[str | None, dict[str, Any] | None]:
         """The wave's unfinished batch, if a previous run left one."""
@@ -400,18 +442,23 @@ class WaveRun:
             elif pid in ours:
                 await self._mark_imported(pid, str(existing.id), outcomes)
             else:
-                sentence = (
-                    f"A project called '{projects[pid].name}' already exists on {self.dest.host} and octowiz "
-                    "did not create it: rename or remove one of them, or take the project out of the wave. "
-                    "octowiz never imports over an existing project."
-                )
-                outcomes[pid].state, outcomes[pid].detail = "conflict", sentence
-                await self._j(self.journal.set_item, "project", pid, "import", "conflict", {"why": sentence})
-                self._emit("preview", sentence, project=projects[pid].name)
+                await self._conflict(pid, projects[pid].name or pid, outcomes)
         return keep
 
+    async def _conflict(self, pid: str, name: str, outcomes: dict[str, ProjectOutcome]) -> None:
+        sentence = (
+            f"A project called '{name}' already exists on {self.dest.host} and octowiz did not create it: "
+            "rename or remove one of them, or take the project out of the wave. octowiz never imports over "
+            "an existing project."
+        )
+        if pid in outcomes:
+            outcomes[pid].state, outcomes[pid].detail = "conflict", sentence
+        await self._j(self.journal.set_item, "project", pid, "import", "conflict", {"why": sentence})
+        self._emit("preview", sentence, project=name)
+
     async def _mark_imported(self, pid: str, dest_id: str, outcomes: dict[str, ProjectOutcome]) -> None:
-        outcomes[pid].destination_id, outcomes[pid].state = dest_id, "imported"
+        if pid in outcomes:  # a project taken out of the wave after its import was sent is still recorded
+            outcomes[pid].destination_id, outcomes[pid].state = dest_id, "imported"
         aid = await self._j(
             self.journal.begin_action, STEP, "record-import", pid, {"project": pid, "destination": dest_id}
         )
@@ -424,7 +471,8 @@ class WaveRun:
         batch: dict[str, Any],
         projects: dict[str, m.Project],
         outcomes: dict[str, ProjectOutcome],
-    ) -> None:
+    ) -> str:
+        """Take one batch as far as it goes: ``imported``, or ``superseded`` when it was set aside."""
         names = batch["names"]
         label = ", ".join(names.values())
         # 1. Export on the source.
@@ -493,8 +541,11 @@ class WaveRun:
                 )
                 self._emit("upload", f"Uploading the archive to {self.dest.host}", total_bytes=batch["size"])
                 named = archive.with_name(upload_name)
-                with contextlib.suppress(FileExistsError):
-                    os.link(archive, named)
+                if not named.exists():
+                    try:
+                        os.link(archive, named)
+                    except OSError:  # a file system without hard links
+                        shutil.copyfile(archive, named)
                 try:
                     uploaded = await self.dest.upload_import_file(named)
                 except OctopusError as exc:
@@ -512,10 +563,14 @@ class WaveRun:
         if not batch.get("imported"):
             task_id = batch.get("import_task") or await self._find_import(batch, projects, outcomes)
             if task_id == "appeared":
-                return await self._close_batch(batch_id, batch, projects, outcomes)
+                await self._close_batch(batch_id, batch, projects, outcomes)
+                return "imported"
             if task_id is None:
                 self._emit("preview", f"Asking {self.dest.host} what the import will do")
-                preview = await self._preview(batch, projects)
+                try:
+                    preview = await self._preview(batch, projects)
+                except ValidationFailed as exc:
+                    raise await self._refused(batch_id, batch, exc) from None
                 self._emit("preview", "\n".join(preview.lines()))
                 if preview.created.get("feeds"):
                     # Export/Import only references feeds; their credentials cannot travel in the archive.
@@ -528,6 +583,8 @@ class WaveRun:
                 if not await self.confirm(preview):
                     raise WaveFailed("The import was not confirmed; nothing was imported.")
                 await self._wait_for_capacity()
+                if await self._appeared_meanwhile(batch_id, batch, projects, outcomes):
+                    return "superseded"
                 aid = await self._j(
                     self.journal.begin_action,
                     STEP,
@@ -537,12 +594,18 @@ class WaveRun:
                 )
                 batch["import_requested"] = True
                 await self._save(batch_id, "in progress", batch)
+                self._emit("import", f"Starting the import on {self.dest.host}")
                 try:
                     started = await self.dest.import_projects(batch["upload_id"], self._password)
-                except OctopusError as exc:
+                except ValidationFailed as exc:
+                    # Refused outright, so nothing was imported; the archive or password is at fault.
                     await self._j(self.journal.finish_action, aid, "failed", {"error": str(exc)})
                     batch.pop("import_requested", None)
-                    await self._save(batch_id, "in progress", batch)
+                    raise await self._refused(batch_id, batch, exc) from None
+                except OctopusError as exc:
+                    # The request may have reached Cloud (a dropped answer, a proxy's 502): keep
+                    # import_requested, so the next run looks for the import before sending another.
+                    await self._j(self.journal.finish_action, aid, "unknown", {"error": str(exc)})
                     raise
                 crash_point("import-sent-not-recorded")
                 task_id = str(started.task_id)
@@ -560,6 +623,42 @@ class WaveRun:
             await self._save(batch_id, "in progress", batch)
         await self._close_batch(batch_id, batch, projects, outcomes)
         crash_point("after-import")
+        return "imported"
+
+    async def _refused(self, batch_id: str, batch: dict[str, Any], exc: OctopusError) -> WaveFailed:
+        """Cloud refused the archive (a different password, a damaged upload): export afresh next time."""
+        for key in ("exported", "export_task", "sha256", "size", "archive", "upload_id"):
+            batch.pop(key, None)
+        await self._save(batch_id, "in progress", batch)
+        return WaveFailed(
+            f"{self.dest.host} could not use the export archive: {exc} If the password differs from the "
+            "one this wave's export was made with, or the archive was damaged, running the wave again "
+            "exports it afresh with the password you give then."
+        )
+
+    async def _appeared_meanwhile(
+        self,
+        batch_id: str,
+        batch: dict[str, Any],
+        projects: dict[str, m.Project],
+        outcomes: dict[str, ProjectOutcome],
+    ) -> bool:
+        """Right before the import: did a project of the batch appear on Cloud by someone else's hand?
+
+        If so it is a conflict (our import has not been sent, so it is not ours), and the batch, whose
+        archive holds it, is set aside: the wave's other projects go out in a fresh batch.
+        """
+        found = await asyncio.gather(
+            *(self.dest.project_by_name(batch["names"][p]) for p in batch["projects"])
+        )
+        there = [pid for pid, existing in zip(batch["projects"], found, strict=True) if existing is not None]
+        if not there:
+            return False
+        for pid in there:
+            await self._conflict(pid, batch["names"][pid], outcomes)
+        batch["superseded"] = f"appeared on {self.dest.host} before the import: {', '.join(there)}"
+        await self._save(batch_id, "closed", batch)
+        return True
 
     async def _find_import(
         self, batch: dict[str, Any], projects: dict[str, m.Project], outcomes: dict[str, ProjectOutcome]
@@ -569,7 +668,7 @@ class WaveRun:
             return None
         for task in await self.dest.active_tasks():
             source = (task.arguments or {}).get("ImportSource") or {}
-            if source.get("UploadedFileId") in (batch["upload_id"], None) and task.name == IMPORT_TASK_NAME:
+            if source.get("UploadedFileId") == batch["upload_id"] and task.name == IMPORT_TASK_NAME:
                 batch["import_task"] = task.id
                 return task.id
         found = await asyncio.gather(

@@ -791,18 +791,21 @@ class OctopusClient:
         tmp = dest.with_name(dest.name + ".part")
         sha = hashlib.sha256()
         size = 0
-        async with self.stream(path, what) as response:
-            with tmp.open("wb") as f:
-                try:
-                    async for chunk in response.aiter_bytes(1 << 20):
-                        f.write(chunk)
-                        sha.update(chunk)
-                        size += len(chunk)
-                except httpx.HTTPError as exc:
-                    raise from_transport(
-                        exc, httpx.URL(self.base_url + self._url(path)), self.read_timeout
-                    ) from None
-        tmp.replace(dest)
+        try:
+            async with self.stream(path, what) as response:
+                with tmp.open("wb") as f:
+                    try:
+                        async for chunk in response.aiter_bytes(1 << 20):
+                            f.write(chunk)
+                            sha.update(chunk)
+                            size += len(chunk)
+                    except httpx.HTTPError as exc:
+                        raise from_transport(
+                            exc, httpx.URL(self.base_url + self._url(path)), self.read_timeout
+                        ) from None
+            tmp.replace(dest)
+        finally:
+            tmp.unlink(missing_ok=True)  # never leave half a download behind (a full disk, a dropped link)
         return size, sha.hexdigest()
 
     async def upload_multipart(

@@ -6,11 +6,13 @@ takes well under a second; the end-to-end test goes over loopback HTTP.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from octowiz.engine import migrate
@@ -221,13 +223,19 @@ async def test_an_unconfirmed_preview_imports_nothing_and_a_wrong_password_gets_
     assert result.problems == ["The import was not confirmed; nothing was imported."]
     assert not [p for p in sim.cloud.store.all("projects") if p["Name"] in WAVE.values()]
     exports = [r for r in sim.server.requests if r.path.endswith("/import-export/export")]
-    # After a restart the password is asked again; a different one cannot open the archive.
+    # The confirmation is asked again on the next run, from the preview: no second export.
+    result, _ = await run(ctx, journal, confirm=no)
+    assert len([r for r in sim.server.requests if r.path.endswith("/import-export/export")]) == len(exports)
+    # After a restart the password is asked again; a different one cannot open the archive. That is
+    # said, and since the password is not kept, the next run exports afresh with the one it is given.
     result, _ = await run(ctx, journal, password="not the export password")
     assert result.problems and "password" in result.problems[0].lower()
-    # The right one continues from the preview: no second export.
-    result, _ = await run(ctx, journal)
+    assert "exports it afresh" in result.problems[0]
+    result, _ = await run(ctx, journal, password="a new password")
     assert [p.state for p in result.projects] == ["verified"] * 3
-    assert len([r for r in sim.server.requests if r.path.endswith("/import-export/export")]) == len(exports)
+    assert (
+        len([r for r in sim.server.requests if r.path.endswith("/import-export/export")]) == len(exports) + 1
+    )
 
 
 async def test_a_failing_export_shows_octopus_error_and_log_then_a_rerun_succeeds(tmp_path: Path) -> None:
@@ -319,3 +327,140 @@ async def test_a_dropped_upload_and_a_damaged_archive_on_disk_recover_on_the_nex
     assert sum(1 for r in sim.server.requests if r.path.endswith("/content")) == downloads + 1
     exports = [r for r in sim.server.requests if r.path.endswith("/import-export/export")]
     assert len(exports) == 1  # the finished export was reused
+
+
+async def no(preview: migrate.ImportPreview) -> bool:
+    return False
+
+
+class AnswerLostAfterImport(httpx.AsyncBaseTransport):
+    """Everything goes through; the first import request reaches Cloud but its answer never returns."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner, self.dropped = inner, False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        if (
+            not self.dropped
+            and request.method == "POST"
+            and request.url.path.endswith("/import-export/import")
+        ):
+            self.dropped = True
+            await response.aread()
+            raise httpx.ReadError("connection reset by peer", request=request)
+        return response
+
+
+async def test_a_project_taken_out_of_the_wave_before_the_import_is_not_imported(
+    tmp_path: Path, sim: Simulator
+) -> None:
+    ctx = context_for(tmp_path, sim.server_url, sim.cloud_url, sim.transport())
+    journal = new_journal(tmp_path, sim.server_url, sim.cloud_url, list(WAVE))
+    await run(ctx, journal, confirm=no)  # the preview is read, and declined
+    journal.set_wave("wave 1", ["Projects-1", "Projects-3"])  # Ops Toolkit leaves the wave
+    result, _ = await run(ctx, journal)
+    assert [(p.name, p.state) for p in result.projects] == [
+        ("Acme Web", "verified"),
+        ("Acme Database", "verified"),
+    ]
+    assert "Ops Toolkit" not in destination_state(sim)["projects"]
+
+
+async def test_a_lost_answer_to_the_import_request_never_sends_a_second_import(
+    tmp_path: Path, sim: Simulator
+) -> None:
+    ctx = context_for(tmp_path, sim.server_url, sim.cloud_url, AnswerLostAfterImport(sim.transport()))
+    journal = new_journal(tmp_path, sim.server_url, sim.cloud_url, list(WAVE))
+    first, _ = await run(ctx, journal)
+    assert first.problems and first.problems[0].startswith("While importing on Octopus Cloud")
+    second, _ = await run(ctx, journal)
+    assert [p.state for p in second.projects] == ["verified"] * 3
+    imports = [
+        r for r in sim.cloud.requests if r.method == "POST" and r.path.endswith("/import-export/import")
+    ]
+    assert len(imports) == 1
+
+
+async def test_a_project_made_by_hand_on_cloud_while_the_wave_waited_is_a_conflict_not_ours(
+    tmp_path: Path, sim: Simulator
+) -> None:
+    ctx = context_for(tmp_path, sim.server_url, sim.cloud_url, sim.transport())
+    journal = new_journal(tmp_path, sim.server_url, sim.cloud_url, list(WAVE))
+    await run(ctx, journal, confirm=no)
+    hand = sim.cloud.store.insert(
+        "projects",
+        {"Name": "Acme Database", "SpaceId": "Spaces-1", "Description": "made by hand"},
+        prefix="Projects",
+    )
+    result, _ = await run(ctx, journal)
+    states = {p.name: p.state for p in result.projects}
+    assert states == {"Acme Web": "verified", "Acme Database": "conflict", "Ops Toolkit": "verified"}
+    assert (journal.item_status("project", "Projects-3", "import") or ("",))[0] == "conflict"
+    assert [t for t in sim.cloud.store.all("projecttriggers") if t["ProjectId"] == hand["Id"]] == []
+    assert sim.cloud.store.blob_open(f"logo/{hand['Id']}") is None
+
+
+async def test_a_task_that_outlives_the_timeout_gets_a_sentence_and_is_followed_on_the_next_run(
+    tmp_path: Path, sim: Simulator
+) -> None:
+    ctx = context_for(tmp_path, sim.server_url, sim.cloud_url, sim.transport())
+    journal = new_journal(tmp_path, sim.server_url, sim.cloud_url, ["Projects-9"])
+    result, _ = await run(ctx, journal, settings=migrate.WaveSettings(poll_interval=0.01, task_timeout=0.0))
+    assert result.exit_code == migrate.EXIT_FAILED
+    assert "is still running there; octowiz stopped waiting" in result.problems[0]
+    result, _ = await run(ctx, journal)
+    assert [p.state for p in result.projects] == ["verified"]
+    assert len([r for r in sim.server.requests if r.path.endswith("/import-export/export")]) == 1
+
+
+async def test_a_full_disk_while_downloading_gets_a_sentence_and_leaves_no_part_file(
+    tmp_path: Path, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ctx = context_for(tmp_path, sim.server_url, sim.cloud_url, sim.transport())
+    journal = new_journal(tmp_path, sim.server_url, sim.cloud_url, ["Projects-9"])
+    real_open = Path.open
+
+    def full(self: Path, mode: str = "r", *args: Any, **kw: Any) -> Any:
+        if self.name.endswith(".zip.part"):
+            raise OSError(errno.ENOSPC, "No space left on device", str(self))
+        return real_open(self, mode, *args, **kw)
+
+    monkeypatch.setattr(Path, "open", full)
+    result, _ = await run(ctx, journal)
+    assert result.problems[0].startswith("While downloading the export archive: the disk is full")
+    assert not list((tmp_path / "state" / "downloads").rglob("*.part"))
+    monkeypatch.setattr(Path, "open", real_open)
+    result, _ = await run(ctx, journal)
+    assert [p.state for p in result.projects] == ["verified"]
+
+
+async def test_an_archive_cloud_refuses_is_exported_afresh_on_the_next_run(
+    tmp_path: Path, sim: Simulator
+) -> None:
+    ctx = context_for(tmp_path, sim.server_url, sim.cloud_url, sim.transport())
+    journal = new_journal(tmp_path, sim.server_url, sim.cloud_url, ["Projects-9"])
+    await run(ctx, journal, confirm=no)
+    (uploaded,) = sim.cloud.store.all("importfiles")
+    sim.cloud.store.blob_put(f"importfile/{uploaded['Id']}", b"PK\x03\x04 truncated")  # damaged on Cloud
+    refused, _ = await run(ctx, journal)
+    assert "could not use the export archive" in refused.problems[0]
+    result, _ = await run(ctx, journal)
+    assert [p.state for p in result.projects] == ["verified"]
+    assert len([r for r in sim.server.requests if r.path.endswith("/import-export/export")]) == 2
+
+
+async def test_a_rerun_never_follows_someone_elses_import(tmp_path: Path, sim: Simulator) -> None:
+    ctx = context_for(tmp_path, sim.server_url, sim.cloud_url, sim.transport())
+    journal = new_journal(tmp_path, sim.server_url, sim.cloud_url, list(WAVE))
+    await run(ctx, journal, confirm=no)
+    # As if killed after recording that the import is being sent, before it went out...
+    ((_, batch_id, _, status, detail),) = journal.items("batch")
+    journal.set_item("batch", batch_id, "batch", status, {**(detail or {}), "import_requested": True})
+    # ...while another team's import is queued on Cloud.
+    sim.cloud.tasks.create(
+        "ImportProjects", "Import projects: someone else's", space_id="Spaces-1", kind="import",
+        payload={"failure": "not ours", "space_id": "Spaces-1"}, executing_seconds=0.2,
+    )  # fmt: skip
+    result, _ = await run(ctx, journal)
+    assert [p.state for p in result.projects] == ["verified"] * 3
