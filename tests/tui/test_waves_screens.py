@@ -377,10 +377,14 @@ async def test_the_password_dialog_refuses_mismatched_or_empty_passwords(
         await settle(pilot)
         dialog = app.screen
         assert isinstance(dialog, PasswordDialog)
-        assert text(dialog, "#password-error") == "The two passwords differ: type the same password twice."
+        assert (
+            text(dialog, "#password-error")
+            == "The two passwords differ: type the same password in both fields."
+        )
         assert dialog.query_one("#password", Input).password and dialog.query_one("#again", Input).password
-        assert dialog.query_one("#again", Input).value == ""
-        dialog.query_one("#password", Input).value = ""
+        # Neither can be read back, so both are emptied and typing starts again in the first.
+        assert [i.value for i in dialog.query(Input)] == ["", ""]
+        assert app.focused is dialog.query_one("#password", Input)
         await pilot.click("#start")
         await settle(pilot)
         assert text(dialog, "#password-error") == "Enter a password."
@@ -566,3 +570,22 @@ async def test_review_shows_the_recorded_results_read_only(tmp_path: Path, sim: 
         await until(pilot, lambda: bool(review.dismissed), "the step to end")
     assert review.dismissed == ["welcome"]
     assert sim.server.requests == [] and sim.cloud.requests == []
+
+
+async def test_a_resumed_migration_opens_on_the_wave_a_run_left_halfway(
+    tmp_path: Path, sim: Simulator
+) -> None:
+    ctx, journal = await planned(tmp_path, sim, ["Projects-1"])
+    journal.set_wave("wave 2", ["Projects-9"])
+    # A run of wave 2 was interrupted after its export: its batch is still open in the journal.
+    journal.set_item(
+        "batch", "wave 2#1", "batch", "in progress",
+        {"wave": "wave 2", "projects": ["Projects-9"], "names": {"Projects-9": "Ops Toolkit"}},
+    )  # fmt: skip
+    app = migrate_app(ctx, journal)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, MigrateScreen)
+        assert screen.wave == "wave 2"
+        assert text(screen, "#migrate-summary").startswith("wave 2: ")

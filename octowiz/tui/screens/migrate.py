@@ -82,6 +82,7 @@ class Recorded:
     items: list[ItemRow]
     destination: str
     statuses: dict[str, str] = field(default_factory=dict)
+    in_flight: list[str] = field(default_factory=list)  # waves with a batch a run left unfinished
 
     @classmethod
     def read(cls, journal: Journal) -> Recorded:
@@ -90,8 +91,11 @@ class Recorded:
         scan = latest_readiness(journal)
         if scan is not None:
             names.update({p.project_id: p.name for p in scan.projects})
-        for _kind, _item, _stage, _status, detail in journal.items("batch"):
+        in_flight: list[str] = []
+        for _kind, _item, _stage, status, detail in journal.items("batch"):
             names.update({str(k): str(v) for k, v in ((detail or {}).get("names") or {}).items()})
+            if detail and status not in ("done", "closed") and detail.get("wave") not in in_flight:
+                in_flight.append(str(detail.get("wave")))
         items = journal.items("project")
         for _kind, pid, stage, _status, detail in items:
             if stage == "verify" and detail and detail.get("project_name"):
@@ -99,7 +103,7 @@ class Recorded:
         url = str(journal.settings.get("destination_url") or "")
         destination = urlsplit(url).netloc or url or "Octopus Cloud"
         statuses = {step: v[0] for step, v in journal.steps().items()}
-        return cls(journal.waves(), names, items, destination, statuses)
+        return cls(journal.waves(), names, items, destination, statuses, in_flight)
 
     def stages(self, project_id: str) -> dict[str, tuple[str, dict[str, Any]]]:
         """A project's stages: ``stage -> (status, detail)``."""
@@ -304,9 +308,12 @@ class PasswordDialog(ModalScreen[str | None]):
             first.focus()
             return
         if first.value != again.value:
-            error.update(Text("The two passwords differ: type the same password twice.", style="red"))
-            again.value = ""
-            again.focus()
+            # Neither can be read back on screen, so both start again.
+            error.update(
+                Text("The two passwords differ: type the same password in both fields.", style="red")
+            )
+            first.value = again.value = ""
+            first.focus()
             return
         password = first.value
         first.value = again.value = ""  # gone from the widgets as soon as the run has it
@@ -496,7 +503,9 @@ class MigrateScreen(StepScreen):
             unfinished = [
                 w for w, ids in recorded.waves.items() if any(recorded.state(p, w) != "verified" for p in ids)
             ]
-            choices = unfinished or list(recorded.waves)
+            # A wave a run left halfway first (a resumed migration continues it), then any unfinished.
+            started = [w for w in recorded.in_flight if w in unfinished]
+            choices = started or unfinished or list(recorded.waves)
             self.wave = choices[0] if choices else None
         with self.prevent(Select.Changed):
             select.set_options(options)
