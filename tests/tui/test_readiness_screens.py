@@ -26,7 +26,7 @@ from octowiz.tui.screens.differences import DifferencesScreen
 from octowiz.tui.screens.overview import OverviewScreen
 from octowiz.tui.screens.users import ConfirmCreatePool, UsersScreen
 from octowiz.tui.screens.welcome import WelcomeScreen
-from tests.tui.tuikit import demo_context, settle
+from tests.tui.tuikit import connected, demo_context, settle
 
 SIZE = (130, 44)
 NAME = "acme"
@@ -37,19 +37,9 @@ AppPilot = Pilot[None]
 
 def prepare(ctx: Context, sim: Simulator, *done: str) -> Path:
     """A migration connected to the simulator, with ``done`` steps marked done (resume lands after them)."""
-    path = ctx.journal_path(NAME)
-    with Journal.create(path, {"name": NAME}) as journal:
-        journal.set_settings(
-            source_url=sim.server_url,
-            source_space="Spaces-1",
-            source_space_name="Default",
-            destination_url=sim.cloud_url,
-            destination_space="Spaces-1",
-            destination_space_name="Default",
-        )
-        for step in ("connect", *done):
-            journal.set_step(step, "done")
-    return path
+    with connected(ctx, sim, NAME, *done):
+        pass
+    return ctx.journal_path(NAME)
 
 
 def text(app: OctowizApp, selector: str) -> str:

@@ -23,12 +23,11 @@ import octowiz.engine.readiness as readiness_module
 import octowiz.engine.scanning as scanning_module
 import octowiz.journal.journal as journal_module
 from octowiz.engine.context import Context
-from octowiz.journal import Journal
 from octowiz.octopus.urls import normalise_base_url
 from octowiz.sim.simulator import Simulator
 from octowiz.tui.app import make_app
 from octowiz.tui.screens.users import ConfirmCreatePool
-from tests.tui.tuikit import demo_context, settle
+from tests.tui.tuikit import connected, demo_context, settle
 
 SIZE = (130, 44)
 NAME = "acme-to-cloud"
@@ -50,17 +49,7 @@ def fixed_clocks(monkeypatch: pytest.MonkeyPatch) -> None:
 def _context(tmp_path: Path, scenario: str, *done: str) -> tuple[Context, Simulator]:
     sim = Simulator(None, scenario)
     ctx = demo_context(tmp_path, sim)
-    with Journal.create(ctx.journal_path(NAME), {"name": NAME}) as journal:
-        journal.set_settings(
-            source_url=sim.server_url,
-            source_space="Spaces-1",
-            source_space_name="Default",
-            destination_url=sim.cloud_url,
-            destination_space="Spaces-1",
-            destination_space_name="Default",
-        )
-        for step in ("connect", *done):
-            journal.set_step(step, "done")
+    connected(ctx, sim, NAME, *done).close()
     return ctx, sim
 
 

@@ -29,7 +29,7 @@ from octowiz.sim.simulator import Simulator
 from octowiz.tui.screens.migrate import MigrateScreen, PasswordDialog, PreviewDialog
 from octowiz.tui.screens.waves import AddToWaveDialog, WavesScreen
 from octowiz.tui.styles import css_path
-from tests.tui.tuikit import demo_context, settle
+from tests.tui.tuikit import connected, demo_context, settle
 
 SIZE = (130, 44)
 NAME = "acme"
@@ -72,25 +72,10 @@ def sim() -> Iterator[Simulator]:
     s.close()
 
 
-def connected(ctx: Context, sim: Simulator) -> Journal:
-    """A migration connected to the simulator (as ``octowiz plan`` makes one in the demo)."""
-    journal = Journal.create(ctx.journal_path(NAME), {"name": NAME})
-    journal.set_settings(
-        source_url=sim.server_url,
-        source_space="Spaces-1",
-        source_space_name="Default",
-        destination_url=sim.cloud_url,
-        destination_space="Spaces-1",
-        destination_space_name="Default",
-    )
-    journal.set_step("connect", "done")
-    return journal
-
-
 async def scanned(tmp: Path, sim: Simulator) -> tuple[Context, Journal]:
     """Connected, with the readiness scan recorded (the Differences step before Waves)."""
     ctx = demo_context(tmp, sim)
-    journal = connected(ctx, sim)
+    journal = connected(ctx, sim, NAME)
     await run_readiness(ctx, journal)
     sim.server.requests.clear()
     sim.cloud.requests.clear()

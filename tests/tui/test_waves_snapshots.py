@@ -24,8 +24,8 @@ from octowiz.journal import Journal
 from octowiz.sim.simulator import Simulator
 from octowiz.tui.screens.migrate import MigrateScreen, PreviewDialog, PreviewRequested, WaveProgress
 from octowiz.tui.screens.waves import AddToWaveDialog, WavesScreen
-from tests.tui.test_waves_screens import STATUSES, WAVE, Host, connected
-from tests.tui.tuikit import demo_context, settle
+from tests.tui.test_waves_screens import NAME, STATUSES, WAVE, Host
+from tests.tui.tuikit import connected, demo_context, settle
 
 SIZE = (130, 44)
 WHEN = "2026-11-20T09:30:00+00:00"
@@ -46,10 +46,9 @@ def sim() -> Iterator[Simulator]:
 
 def scanned(tmp: Path, sim: Simulator) -> tuple[Context, Journal]:
     ctx = demo_context(tmp, sim)
-    journal = connected(ctx, sim)
+    # The step list shows where a real migration would stand.
+    journal = connected(ctx, sim, NAME, "differences", "connectivity", "users")
     asyncio.run(run_readiness(ctx, journal))
-    for step in ("differences", "connectivity", "users"):
-        journal.set_step(step, "done")  # the step list shows where a real migration would stand
     return ctx, journal
 
 

@@ -9,6 +9,7 @@ import httpx
 import keyring.backend
 
 from octowiz.engine.context import Context, simulator_context
+from octowiz.journal import Journal
 from octowiz.paths import Paths
 from octowiz.secrets import KeyStore
 from octowiz.sim.simulator import Simulator
@@ -78,3 +79,19 @@ def real_context(
 def demo_context(tmp: Path, sim: Simulator) -> Context:
     """octowiz --demo, with an in-memory simulator."""
     return simulator_context(paths(tmp), sim)
+
+
+def connected(ctx: Context, sim: Simulator, name: str, *done: str) -> Journal:
+    """A migration connected to the simulator, as the demo makes one, with ``done`` steps marked done."""
+    journal = Journal.create(ctx.journal_path(name), {"name": name})
+    journal.set_settings(
+        source_url=sim.server_url,
+        source_space="Spaces-1",
+        source_space_name="Default",
+        destination_url=sim.cloud_url,
+        destination_space="Spaces-1",
+        destination_space_name="Default",
+    )
+    for step in ("connect", *done):
+        journal.set_step(step, "done")
+    return journal
