@@ -19,6 +19,7 @@ import json
 import os
 import socket
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -253,6 +254,9 @@ class Journal:
         self.path = path
         self._db = db
         self._lock = lock
+        # One connection serves the UI's threads and a wave's concurrent copies: one statement or
+        # transaction at a time, so two transactions never interleave on it.
+        self._guard = threading.RLock()
 
     # -- opening -------------------------------------------------------------------------------
 
@@ -390,21 +394,23 @@ class Journal:
     def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
         """Run one recorded fact as one transaction."""
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                result = fn(self._db)
-                self._db.execute("COMMIT")
-                return result
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    self._db.execute("ROLLBACK")
-                raise
+            with self._guard:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    result = fn(self._db)
+                    self._db.execute("COMMIT")
+                    return result
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.execute("ROLLBACK")
+                    raise
         except (sqlite3.Error, OSError) as exc:
             raise _sentence(exc, self.path) from None
 
     def _read(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         try:
-            return list(self._db.execute(sql, params).fetchall())
+            with self._guard:
+                return list(self._db.execute(sql, params).fetchall())
         except sqlite3.Error as exc:
             raise _sentence(exc, self.path) from None
 

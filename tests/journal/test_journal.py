@@ -21,6 +21,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -760,3 +761,27 @@ def test_status_piped_into_a_reader_that_stops_early_is_not_a_traceback(tmp_path
     status.stdout.close()  # the reader is gone before octowiz writes, like `| head -0`
     _, err = status.communicate(timeout=60)
     assert b"Traceback" not in err
+
+
+def test_threads_sharing_one_journal_never_interleave_transactions(tmp_path: Path) -> None:
+    # The wizard's threads and a wave's concurrent package copies write through one journal.
+    journal = Journal.create(tmp_path / "m.octowiz.sqlite3", {"name": "m"})
+    errors: list[BaseException] = []
+
+    def write(n: int) -> None:
+        try:
+            for i in range(100):
+                action = journal.begin_action("migrate", "copy-package", f"{n}-{i}", {"i": i})
+                journal.finish_action(action, "done")
+                journal.items()
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(journal.actions()) == 400 and all(a.outcome == "done" for a in journal.actions())
+    journal.close()
