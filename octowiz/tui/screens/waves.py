@@ -420,15 +420,26 @@ class WavesScreen(StepScreen):
         return text
 
     def _fill_catalog(self) -> None:
+        self._fill_catalog_rows(self._cursor_key())
+
+    @work(exclusive=True, group="waves-table", exit_on_error=False)
+    async def _fill_catalog_rows(self, key: str | None) -> None:
+        """The catalog's rows go into the table in batches, yielding between them: with thousands of
+        projects the screen stays live while it fills."""
         assert self.catalog is not None
         table = self.query_one("#catalog", DataTable)
-        key = self._cursor_key()
         table.clear()
+        added = 0
         for group, rows in self.catalog.groups().items():
             table.add_row(self._group_label(group, rows), *[""] * 10, key=GROUP_PREFIX + group)
             if group in self.collapsed:
                 continue
             for r in rows:
+                added += 1
+                if added % 200 == 0:
+                    # Long enough for the table to go idle and measure these rows now: it measures
+                    # every row added since its last idle in one go, which for thousands stalls.
+                    await asyncio.sleep(0.005)
                 table.add_row(
                     self._mark(r),
                     Text(r.readiness, style=READINESS_STYLE.get(r.readiness, "")),
