@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 
 
 @contextlib.asynccontextmanager
-async def heap_kept_out_of_full_gc(interval: float = 0.05) -> AsyncIterator[None]:
+async def heap_kept_out_of_full_gc(
+    interval: float = 0.05, *, stay_frozen: bool = False
+) -> AsyncIterator[None]:
     """While a large inventory is read, keep what has been read out of the cyclic GC's full passes.
 
     A full (generation 2) collection walks every tracked object; as thousands of models accumulate,
@@ -47,7 +49,12 @@ async def heap_kept_out_of_full_gc(interval: float = 0.05) -> AsyncIterator[None
     finally:
         stop.set()
         await task
-        gc.unfreeze()
+        if stay_frozen:
+            # What was read stays out of full passes until the caller unfreezes (a screen showing it,
+            # when it closes): unfreezing now would make the next full pass walk all of it at once.
+            gc.freeze()
+        else:
+            gc.unfreeze()
 
 
 async def run_readiness(context: Context, journal: Journal) -> ScanResult:

@@ -468,11 +468,13 @@ def catalog_from_inventory(
     )
 
 
-async def build_catalog(source: OctopusClient, view: JournalView) -> Catalog:
+async def build_catalog(source: OctopusClient, view: JournalView, *, stay_frozen: bool = False) -> Catalog:
     """Read the catalog from a discovered source client (read-only).
 
     The inventory's bulk lists (:data:`CATALOG_PARTS`), plus the space's library variable sets and tenants
-    through their unpaged ``/all`` lists, all in one concurrent burst.
+    through their unpaged ``/all`` lists, all in one concurrent burst. ``stay_frozen`` leaves the heap
+    frozen afterwards (see :func:`~octowiz.engine.scanning.heap_kept_out_of_full_gc`) for a screen
+    that shows the catalog and unfreezes when it closes.
     """
     before = source.request_count
     problems: dict[str, str] = {}
@@ -486,7 +488,7 @@ async def build_catalog(source: OctopusClient, view: JournalView) -> Catalog:
 
     # Thousands of models pile up while the inventory is read: keep them out of the cyclic GC's full
     # passes, which would otherwise freeze the wizard for a sixth of a second (as for the scan).
-    async with heap_kept_out_of_full_gc():
+    async with heap_kept_out_of_full_gc(stay_frozen=stay_frozen):
         inv, sets, tenants = await asyncio.gather(
             collect(source, parts=CATALOG_PARTS),
             listed("library variable sets", "libraryvariablesets", m.LibraryVariableSet),

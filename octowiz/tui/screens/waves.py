@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from dataclasses import dataclass
 from typing import Any
 
@@ -288,6 +289,11 @@ class WavesScreen(StepScreen):
             yield Button("Add to wave…", id="add", variant="primary", disabled=True)
             yield Button("Continue", id="continue", variant="success", disabled=True)
 
+    def on_unmount(self) -> None:
+        # The catalog was read with the heap left frozen (no full-GC pause while it is shown); leaving
+        # the screen hands it back to normal collection.
+        gc.unfreeze()
+
     def on_mount(self) -> None:
         self.title = "octowiz — Waves"
         table = self.query_one("#catalog", DataTable)
@@ -332,7 +338,7 @@ class WavesScreen(StepScreen):
             return
         try:
             async with clients(self.context, settings, destination=False) as (source, _):
-                catalog = await build_catalog(source, view)
+                catalog = await build_catalog(source, view, stay_frozen=True)
         except OctopusError as exc:
             self.post_message(CatalogFailed(str(exc), view))
             return
