@@ -170,7 +170,9 @@ async def _planning(server: str, wave: int) -> tuple[int, int, int, int]:
         return len(projects), needed, planned, latest
 
 
-async def _whole_wave(server: str, cloud: str, wave: int, work: Path) -> tuple[int, str, int, int, float]:
+async def _whole_wave(
+    server: str, cloud: str, wave: int, work: Path
+) -> tuple[int, str, int, int, float, float]:
     """Migrate ``wave`` projects of the large scenario: (projects, states, source and Cloud requests, s)."""
     from octowiz.engine.migrate import ImportPreview, WaveRun, WaveSettings
 
@@ -186,6 +188,18 @@ async def _whole_wave(server: str, cloud: str, wave: int, work: Path) -> tuple[i
         with contextlib.closing(Journal.create(work / "wave.octowiz", {"name": "bench"})) as journal:
             journal.set_wave("bench", ids)
             s0, d0 = source.request_count, dest.request_count
+            loop = asyncio.get_running_loop()
+            stop = asyncio.Event()
+            worst = 0.0
+
+            async def monitor() -> None:  # what a screen running the wave would feel
+                nonlocal worst
+                while not stop.is_set():
+                    before = loop.time()
+                    await asyncio.sleep(0.01)
+                    worst = max(worst, loop.time() - before - 0.01)
+
+            watcher = asyncio.create_task(monitor())
             start = time.perf_counter()
             run = WaveRun(
                 journal, "bench", source, dest, "bench password", work / "exports",
@@ -193,13 +207,15 @@ async def _whole_wave(server: str, cloud: str, wave: int, work: Path) -> tuple[i
             )  # fmt: skip
             result = await run.run()
             seconds = time.perf_counter() - start
+            stop.set()
+            await watcher
         states: dict[str, int] = {}
         for p in result.projects:
             states[p.state] = states.get(p.state, 0) + 1
         text = ", ".join(f"{n} {k}" for k, n in sorted(states.items())) + (
             f"; problems: {result.problems}" if result.problems else ""
         )
-        return len(ids), text, source.request_count - s0, dest.request_count - d0, seconds
+        return len(ids), text, source.request_count - s0, dest.request_count - d0, seconds, worst
 
 
 def main() -> int:
@@ -249,11 +265,11 @@ def main() -> int:
         f"(octowiz downloads and uploads at once, curl one after the other; against curl's upload alone, "
         f"the slower half, octowiz/curl = {ours / (mb / up):.2f})"
     )
-    n, states, src_requests, dst_requests, wave_seconds = whole
+    n, states, src_requests, dst_requests, wave_seconds, stall = whole
     print(
         f"(c) a {n}-project wave of the large scenario migrated in {wave_seconds:.1f} s ({states}): "
         f"{src_requests / n:.1f} requests/project on the Server, {dst_requests / n:.1f} on Cloud "
-        f"({src_requests} and {dst_requests} in all)"
+        f"({src_requests} and {dst_requests} in all); longest event-loop stall {stall * 1000:.0f} ms"
     )
     print(
         f"    gap planning of a {projects}-project wave of the large scenario: needed_packages "
