@@ -232,6 +232,7 @@ class WaveRun:
         self.settings = settings or WaveSettings()
         self._tail: list[str] = []
         self._stage = "export"
+        self._package_needs: dict[str, list[gaps.PackageNeed]] = {}
 
     def __repr__(self) -> str:  # never the password
         return f"WaveRun(wave={self.wave!r})"
@@ -332,16 +333,18 @@ class WaveRun:
             {"source": self.source.request_count, "destination": self.dest.request_count},
         )
         done = all(o.state == "verified" for o in result.projects) and not problems
+        every_wave = done and await self._j(self._all_waves_done, waves)
         await self._j(
             self.journal.set_step,
             STEP,
-            "done" if done and self._all_waves_done(waves, result) else "in progress",
+            "done" if every_wave else "in progress",
             f"wave {self.wave}: " + _summary(result),
         )
         self._emit("done", _summary(result))
         return result
 
-    def _all_waves_done(self, waves: dict[str, list[str]], result: WaveResult) -> bool:
+    def _all_waves_done(self, waves: dict[str, list[str]]) -> bool:
+        """Every planned project is verified (blocking: a journal read)."""
         verified = {
             i
             for _, i, stage, status, _ in self.journal.items("project")
@@ -423,6 +426,10 @@ class WaveRun:
         await self._save(batch_id, "in progress", batch)
         return batch_id, batch
 
+    async def _on_cloud(self, names: list[str]) -> list[m.Project | None]:
+        """The destination's project of each name (None where there is none), looked up concurrently."""
+        return list(await asyncio.gather(*(self.dest.project_by_name(n) for n in names)))
+
     async def _save(self, batch_id: str, status: str, batch: dict[str, Any]) -> None:
         await self._j(self.journal.set_item, "batch", batch_id, "batch", status, batch)
 
@@ -434,7 +441,7 @@ class WaveRun:
         ours: set[str],
     ) -> list[str]:
         """Drop projects whose name exists on the destination and that our journal did not create there."""
-        found = await asyncio.gather(*(self.dest.project_by_name(projects[p].name or "") for p in todo))
+        found = await self._on_cloud([projects[p].name or "" for p in todo])
         keep = []
         for pid, existing in zip(todo, found, strict=True):
             if existing is None:
@@ -648,9 +655,7 @@ class WaveRun:
         If so it is a conflict (our import has not been sent, so it is not ours), and the batch, whose
         archive holds it, is set aside: the wave's other projects go out in a fresh batch.
         """
-        found = await asyncio.gather(
-            *(self.dest.project_by_name(batch["names"][p]) for p in batch["projects"])
-        )
+        found = await self._on_cloud([batch["names"][p] for p in batch["projects"]])
         there = [pid for pid, existing in zip(batch["projects"], found, strict=True) if existing is not None]
         if not there:
             return False
@@ -671,9 +676,7 @@ class WaveRun:
             if source.get("UploadedFileId") == batch["upload_id"] and task.name == IMPORT_TASK_NAME:
                 batch["import_task"] = task.id
                 return task.id
-        found = await asyncio.gather(
-            *(self.dest.project_by_name(batch["names"][p]) for p in batch["projects"])
-        )
+        found = await self._on_cloud([batch["names"][p] for p in batch["projects"]])
         if any(found):
             return "appeared"
         return None
@@ -687,9 +690,7 @@ class WaveRun:
         failed: str | None = None,
     ) -> None:
         """Map each batch project to its destination project; close the batch so a rerun starts afresh."""
-        found = await asyncio.gather(
-            *(self.dest.project_by_name(batch["names"][p]) for p in batch["projects"])
-        )
+        found = await self._on_cloud([batch["names"][p] for p in batch["projects"]])
         missing = []
         for pid, existing in zip(batch["projects"], found, strict=True):
             if existing is not None:
@@ -758,18 +759,33 @@ class WaveRun:
 
     # -- gaps and verification -------------------------------------------------------------------
 
-    async def _stage_done(self, pid: str, stage: str) -> bool:
-        found = await self._j(self.journal.item_status, "project", pid, stage)
-        return bool(found and found[0] == "done")
+    async def _recorded(self) -> dict[str, dict[str, tuple[str, dict[str, Any]]]]:
+        """Every project's recorded stages, ``pid -> stage -> (status, detail)``, in one journal read."""
+        out: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {}
+        for _, pid, stage, status, detail in await self._j(self.journal.items, "project"):
+            out.setdefault(pid, {})[stage] = (status, detail or {})
+        return out
+
+    async def _needs(self, pids: list[str]) -> dict[str, list[gaps.PackageNeed]]:
+        """The package versions each project's releases select, read once per run and project."""
+        missing = [pid for pid in pids if pid not in self._package_needs]
+        found = await asyncio.gather(
+            *(gaps.needed_packages(self.source, [pid], self.settings.latest_per_channel) for pid in missing)
+        )
+        self._package_needs.update(zip(missing, found, strict=True))
+        return {pid: self._package_needs[pid] for pid in pids}
 
     async def _gaps_stage(self, projects: dict[str, m.Project], outcomes: dict[str, ProjectOutcome]) -> None:
         pairs = [(pid, o.destination_id) for pid, o in outcomes.items() if o.destination_id]
+        recorded = await self._recorded()
+
+        def done(pid: str, stage: str) -> bool:
+            return recorded.get(pid, {}).get(stage, ("",))[0] == "done"
+
         # Packages: each project's needs, copied as one set, so a version two projects share moves once.
-        todo = [pid for pid, _ in pairs if not await self._stage_done(pid, "packages")]
+        todo = [pid for pid, _ in pairs if not done(pid, "packages")]
         if todo:
-            per_project = await asyncio.gather(
-                *(gaps.needed_packages(self.source, [pid], self.settings.latest_per_channel) for pid in todo)
-            )
+            per_project = list((await self._needs(todo)).values())
             needs = list(dict.fromkeys(n for project_needs in per_project for n in project_needs))
             self._emit("packages", f"{len(needs)} package version(s) the releases need")
 
@@ -821,7 +837,7 @@ class WaveRun:
             )
         }
         for pid, did in pairs:
-            if did not in dest_projects or await self._stage_done(pid, "logo"):
+            if did not in dest_projects or done(pid, "logo"):
                 continue
             result = await gaps.copy_logo(
                 self.source, self.dest, self.journal, projects[pid], dest_projects[did]
@@ -837,7 +853,7 @@ class WaveRun:
             )
         crash_point("after-logos")
         for pid, did in pairs:
-            if did not in dest_projects or await self._stage_done(pid, "triggers"):
+            if did not in dest_projects or done(pid, "triggers"):
                 continue
             triggers = await gaps.recreate_triggers(
                 self.source, self.dest, self.journal, projects[pid], dest_projects[did]
@@ -860,11 +876,7 @@ class WaveRun:
             )
         crash_point("after-triggers")
         # What stays manual, per project: recorded once, for the results and the review.
-        todo = [
-            pid
-            for pid, did in pairs
-            if did in dest_projects and not await self._j(self.journal.item_status, "project", pid, "manual")
-        ]
+        todo = [pid for pid, did in pairs if did in dest_projects and "manual" not in recorded.get(pid, {})]
         if todo:
             teams = {str(t.id): str(t.name or t.id) for t in await self.source.teams()}
             processes = await asyncio.gather(*(self.source.deployment_process(projects[pid]) for pid in todo))
@@ -875,28 +887,28 @@ class WaveRun:
     async def _verify_stage(
         self, projects: dict[str, m.Project], outcomes: dict[str, ProjectOutcome]
     ) -> None:
-        for pid, o in outcomes.items():
-            if not o.destination_id:
-                continue
-            stages = {
-                s: await self._j(self.journal.item_status, "project", pid, s)
-                for s in ("packages", "logo", "triggers")
-            }
-            logo: dict[str, Any] = (stages["logo"] or ("", None))[1] or {}
-            self._emit("verify", f"Verifying {o.name}", project=o.name)
-            needs = await gaps.needed_packages(self.source, [pid], self.settings.latest_per_channel)
-            result = await verify.verify_project(
-                self.source,
-                self.dest,
-                pid,
-                o.destination_id,
-                expect_logo=logo.get("result") == "copied",
-                expect_packages=[(n.package_id, n.version) for n in needs],
-                expect_triggers=True,
-            )
+        imported = [(pid, o) for pid, o in outcomes.items() if o.destination_id]
+        recorded = await self._recorded()
+        needs = await self._needs([pid for pid, _ in imported])
+        shared = verify.SharedLists()  # the space-wide lists, read once for the whole wave
+        gate = asyncio.Semaphore(4)
+
+        async def one(pid: str, o: ProjectOutcome) -> None:
+            stages = recorded.get(pid, {})
+            async with gate:
+                self._emit("verify", f"Verifying {o.name}", project=o.name)
+                result = await verify.verify_project(
+                    self.source,
+                    self.dest,
+                    pid,
+                    o.destination_id,
+                    expect_logo=stages.get("logo", ("", {}))[1].get("result") == "copied",
+                    expect_packages=[(n.package_id, n.version) for n in needs[pid]],
+                    expect_triggers=True,
+                    shared=shared,
+                )
             o.verification = result
-            manual = await self._j(self.journal.item_status, "project", pid, "manual")
-            o.manual = list((manual[1] or {}).get("items") or []) if manual else []
+            o.manual = list(stages.get("manual", ("", {}))[1].get("items") or [])
             o.state = "verified" if result.verified else "differences"
             o.detail = "" if result.verified else f"{len(result.differences)} difference(s)"
             await self._j(
@@ -907,6 +919,13 @@ class WaveRun:
                 "done" if result.verified else "differences",
                 result.to_dict(),
             )
+
+        tasks = [asyncio.ensure_future(one(pid, o)) for pid, o in imported]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:  # one failing stops the others, as the stage's error ends the run
+                task.cancel()
 
 
 _DOING = {
