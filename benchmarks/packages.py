@@ -33,6 +33,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from benchmarks.simproc import running_sim
+from benchmarks.uiloop import watching_the_loop
 from octowiz.engine import gaps
 from octowiz.journal.journal import Journal
 from octowiz.octopus.client import OctopusClient
@@ -188,27 +189,15 @@ async def _whole_wave(
         with contextlib.closing(Journal.create(work / "wave.octowiz", {"name": "bench"})) as journal:
             journal.set_wave("bench", ids)
             s0, d0 = source.request_count, dest.request_count
-            loop = asyncio.get_running_loop()
-            stop = asyncio.Event()
-            worst = 0.0
-
-            async def monitor() -> None:  # what a screen running the wave would feel
-                nonlocal worst
-                while not stop.is_set():
-                    before = loop.time()
-                    await asyncio.sleep(0.01)
-                    worst = max(worst, loop.time() - before - 0.01)
-
-            watcher = asyncio.create_task(monitor())
-            start = time.perf_counter()
-            run = WaveRun(
-                journal, "bench", source, dest, "bench password", work / "exports",
-                confirm=yes, settings=WaveSettings(poll_interval=0.2),
-            )  # fmt: skip
-            result = await run.run()
-            seconds = time.perf_counter() - start
-            stop.set()
-            await watcher
+            async with watching_the_loop() as stalls:  # what a screen running the wave would feel
+                start = time.perf_counter()
+                run = WaveRun(
+                    journal, "bench", source, dest, "bench password", work / "exports",
+                    confirm=yes, settings=WaveSettings(poll_interval=0.2),
+                )  # fmt: skip
+                result = await run.run()
+                seconds = time.perf_counter() - start
+            worst = stalls.worst
         states: dict[str, int] = {}
         for p in result.projects:
             states[p.state] = states.get(p.state, 0) + 1

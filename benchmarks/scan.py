@@ -21,12 +21,10 @@ import time
 from pathlib import Path
 
 from benchmarks.simproc import running_sim
-from octowiz.engine.context import Context
+from benchmarks.uiloop import resumable, watching_the_loop
 from octowiz.engine.inventory import collect
 from octowiz.engine.readiness import scan
-from octowiz.journal import Journal
 from octowiz.octopus.client import OctopusClient
-from octowiz.paths import Paths
 from octowiz.sim.keys import CLOUD_MANAGER, SERVER_ADMIN
 
 
@@ -63,40 +61,16 @@ async def _tui(server: str, cloud: str, tmp: Path) -> tuple[float, float, int]:
     from octowiz.tui.app import make_app
     from octowiz.tui.screens.differences import DifferencesScreen
 
-    paths = Paths(tmp / "state", tmp / "config", tmp / "logs")
-    ctx = Context(
-        paths=paths,
-        migrations_dir=paths.migrations,
-        keystore=None,
-        session_keys={server: SERVER_ADMIN.api_key, cloud: CLOUD_MANAGER.api_key},
-    )
-    with Journal.create(ctx.journal_path("bench"), {"name": "bench"}) as j:
-        j.set_settings(
-            source_url=server, source_space="Spaces-1", destination_url=cloud, destination_space="Spaces-1"
-        )
-        j.set_step("connect", "done")
-    app = make_app(ctx)
-    worst = 0.0
+    app = make_app(resumable(server, cloud, tmp))
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
-        loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-
-        async def monitor() -> None:
-            nonlocal worst
-            while not stop.is_set():
-                before = loop.time()
-                await asyncio.sleep(0.01)
-                worst = max(worst, loop.time() - before - 0.01)
-
-        watcher = asyncio.create_task(monitor())
-        start = time.perf_counter()
-        await pilot.press("r")  # resume: on to the Differences step, whose scan starts at once
-        while not (isinstance(app.screen, DifferencesScreen) and app.screen.result is not None):
-            await asyncio.sleep(0.02)
-        elapsed = time.perf_counter() - start
-        stop.set()
-        await watcher
+        async with watching_the_loop() as stalls:
+            start = time.perf_counter()
+            await pilot.press("r")  # resume: on to the Differences step, whose scan starts at once
+            while not (isinstance(app.screen, DifferencesScreen) and app.screen.result is not None):
+                await asyncio.sleep(0.02)
+            elapsed = time.perf_counter() - start
+        worst = stalls.worst
         findings = len(app.screen.result.findings)
     return elapsed, worst, findings
 

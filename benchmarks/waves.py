@@ -16,46 +16,16 @@ import time
 from pathlib import Path
 
 from benchmarks.simproc import running_sim
-from octowiz.engine.context import Context
-from octowiz.journal import Journal
-from octowiz.paths import Paths
-from octowiz.sim.keys import CLOUD_MANAGER, SERVER_ADMIN
+from benchmarks.uiloop import resumable, watching_the_loop
 
 
 async def _waves(server: str, cloud: str, tmp: Path) -> tuple[float, float, int]:
     from octowiz.tui.app import make_app
     from octowiz.tui.screens.waves import WavesScreen
 
-    paths = Paths(tmp / "state", tmp / "config", tmp / "logs")
-    ctx = Context(
-        paths=paths,
-        migrations_dir=paths.migrations,
-        keystore=None,
-        session_keys={server: SERVER_ADMIN.api_key, cloud: CLOUD_MANAGER.api_key},
-    )
-    with Journal.create(ctx.journal_path("bench"), {"name": "bench"}) as j:
-        j.set_settings(
-            source_url=server, source_space="Spaces-1", destination_url=cloud, destination_space="Spaces-1"
-        )
-        for step in ("connect", "differences", "connectivity", "users"):
-            j.set_step(step, "done")
-    app = make_app(ctx)
-    worst = 0.0
+    app = make_app(resumable(server, cloud, tmp, "differences", "connectivity", "users"))
     async with app.run_test(size=(130, 44)) as pilot:
         await pilot.pause()
-        loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-
-        async def monitor() -> None:
-            nonlocal worst
-            while not stop.is_set():
-                before = loop.time()
-                await asyncio.sleep(0.01)
-                worst = max(worst, loop.time() - before - 0.01)
-
-        watcher = asyncio.create_task(monitor())
-        start = time.perf_counter()
-        await pilot.press("r")  # resume: on to Waves, which reads the catalog at once
 
         def filled() -> bool:
             screen = app.screen
@@ -65,11 +35,13 @@ async def _waves(server: str, cloud: str, tmp: Path) -> tuple[float, float, int]
                 and not [w for w in app.workers if w.group == "waves-table" and not w.is_finished]
             )
 
-        while not filled():
-            await asyncio.sleep(0.02)
-        elapsed = time.perf_counter() - start
-        stop.set()
-        await watcher
+        async with watching_the_loop() as stalls:
+            start = time.perf_counter()
+            await pilot.press("r")  # resume: on to Waves, which reads the catalog at once
+            while not filled():
+                await asyncio.sleep(0.02)
+            elapsed = time.perf_counter() - start
+        worst = stalls.worst
         screen = app.screen
         assert isinstance(screen, WavesScreen) and screen.catalog is not None
         rows = len(screen.catalog.rows)
