@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import DataTable, Input, TabbedContent
+from textual.widgets import DataTable, TabbedContent
 
 import octowiz.engine.connectivity as connectivity_module
 import octowiz.engine.inventory as inventory_module
@@ -27,7 +27,7 @@ from octowiz.octopus.urls import normalise_base_url
 from octowiz.sim.simulator import Simulator
 from octowiz.tui.app import make_app
 from octowiz.tui.screens.users import ConfirmCreatePool
-from tests.tui.tuikit import connected, demo_context, settle
+from tests.tui.tuikit import connected, demo_context, settle, still
 
 SIZE = (130, 44)
 NAME = "acme-to-cloud"
@@ -59,17 +59,10 @@ def _app(ctx: Context) -> Any:
     return app
 
 
-async def _still(pilot: Any) -> None:
-    await settle(pilot)
-    for inp in pilot.app.screen.query(Input):
-        inp.cursor_blink = False
-    await settle(pilot)
-
-
 async def _resume(pilot: Any) -> None:
     await settle(pilot)
     await pilot.press("r")
-    await _still(pilot)
+    await still(pilot)
 
 
 def test_differences_with_findings(snap_compare: Any, tmp_path: Path) -> None:
@@ -96,7 +89,7 @@ def test_connectivity_with_failures(snap_compare: Any, tmp_path: Path) -> None:
         probes = pilot.app.screen.query_one("#probes", DataTable)
         probes.focus()
         probes.move_cursor(row=3)  # the first failure, with its evidence in the detail panel
-        await _still(pilot)
+        await still(pilot)
 
     assert snap_compare(_app(ctx), terminal_size=SIZE, run_before=before)
 
@@ -112,13 +105,13 @@ def test_users_pools_confirm(snap_compare: Any, tmp_path: Path) -> None:
     async def before(pilot: Any) -> None:
         await _resume(pilot)
         pilot.app.screen.query_one("#users-tabs", TabbedContent).active = "tab-pools"
-        await _still(pilot)
+        await still(pilot)
         pools = pilot.app.screen.query_one("#pools", DataTable)
         pools.focus()
         await pilot.press("down")  # Linux Workers: no pool on Cloud yet
-        await _still(pilot)
+        await still(pilot)
         await pilot.click("#create-pool")
-        await _still(pilot)
+        await still(pilot)
         assert isinstance(pilot.app.screen, ConfirmCreatePool)
 
     assert snap_compare(_app(ctx), terminal_size=SIZE, run_before=before)

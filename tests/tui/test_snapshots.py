@@ -13,7 +13,7 @@ from octowiz.journal import Journal
 from octowiz.sim.keys import CLOUD_MANAGER, SERVER_ADMIN
 from octowiz.sim.simulator import Simulator
 from octowiz.tui.app import make_app
-from tests.tui.tuikit import GatedTransport, demo_context, real_context, settle
+from tests.tui.tuikit import GatedTransport, demo_context, real_context, settle, still
 
 SIZE = (130, 44)
 
@@ -29,12 +29,6 @@ def _app(ctx: Any) -> Any:
     return app
 
 
-async def _still(pilot: Any) -> None:
-    for inp in pilot.app.screen.query(Input):
-        inp.cursor_blink = False
-    await settle(pilot)
-
-
 async def _to_connect(pilot: Any) -> None:
     await settle(pilot)
     await pilot.press("n")
@@ -42,7 +36,7 @@ async def _to_connect(pilot: Any) -> None:
     for ch in "acme-to-cloud":
         await pilot.press(ch)
     await pilot.press("enter")
-    await _still(pilot)
+    await still(pilot)
 
 
 def test_welcome_empty(snap_compare: Any, tmp_path: Path) -> None:
@@ -97,7 +91,7 @@ def test_connect_error(snap_compare: Any, tmp_path: Path) -> None:
         screen.query_one("#destination-url", Input).value = "https://no-such-octopus.example.internal"
         screen.query_one("#destination-key", Input).value = CLOUD_MANAGER.api_key
         await pilot.press("ctrl+t")
-        await _still(pilot)
+        await still(pilot)
 
     assert snap_compare(_app(real_context(tmp_path, sim)), terminal_size=SIZE, run_before=before)
 
@@ -113,6 +107,6 @@ def test_connect_connected(snap_compare: Any, tmp_path: Path) -> None:
         screen.query_one("#destination-url", Input).value = sim.cloud_url
         screen.query_one("#destination-key", Input).value = CLOUD_MANAGER.api_key
         await pilot.press("ctrl+t")
-        await _still(pilot)
+        await still(pilot)
 
     assert snap_compare(_app(real_context(tmp_path, sim)), terminal_size=SIZE, run_before=before)

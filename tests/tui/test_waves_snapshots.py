@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import DataTable, Input, TabbedContent
+from textual.widgets import DataTable, TabbedContent
 
 import octowiz.journal.journal as journal_module
 from octowiz.engine.context import Context
@@ -25,7 +25,7 @@ from octowiz.sim.simulator import Simulator
 from octowiz.tui.screens.migrate import MigrateScreen, PreviewDialog, PreviewRequested, WaveProgress
 from octowiz.tui.screens.waves import AddToWaveDialog, WavesScreen
 from tests.tui.test_waves_screens import NAME, STATUSES, WAVE, Host
-from tests.tui.tuikit import connected, demo_context, settle
+from tests.tui.tuikit import connected, demo_context, settle, still
 
 SIZE = (130, 44)
 WHEN = "2026-11-20T09:30:00+00:00"
@@ -58,14 +58,6 @@ def _app(screen: Any) -> Host:
     return app
 
 
-async def _still(pilot: Any) -> None:
-    await settle(pilot)
-    for inp in pilot.app.screen.query(Input):
-        inp.cursor_blink = False
-    pilot.app.clear_notifications()  # toasts time out on the wall clock
-    await settle(pilot)
-
-
 # -- Waves ---------------------------------------------------------------------------------------------
 
 
@@ -77,7 +69,7 @@ def test_waves_with_a_selection(snap_compare: Any, tmp_path: Path, sim: Simulato
         await pilot.press("ctrl+s")  # the suggested first wave
         table = pilot.app.screen.query_one("#catalog", DataTable)
         table.move_cursor(row=table.get_row_index("Projects-9"))  # Ops Toolkit, selected: its details
-        await _still(pilot)
+        await still(pilot, clear_toasts=True)
 
     assert snap_compare(
         _app(lambda: WavesScreen(ctx, journal, STATUSES)), terminal_size=SIZE, run_before=before
@@ -92,7 +84,7 @@ def test_waves_add_to_wave_check(snap_compare: Any, tmp_path: Path, sim: Simulat
         table = pilot.app.screen.query_one("#catalog", DataTable)
         table.move_cursor(row=table.get_row_index("Projects-5"))  # Release Orchestrator
         await pilot.press("space", "ctrl+w")
-        await _still(pilot)
+        await still(pilot, clear_toasts=True)
         assert isinstance(pilot.app.screen, AddToWaveDialog)
 
     assert snap_compare(
@@ -175,7 +167,7 @@ def test_migrate_progress_mid_run(snap_compare: Any, tmp_path: Path, sim: Simula
     async def before(pilot: Any) -> None:
         await settle(pilot)
         _post(pilot.app.screen, EVENTS)
-        await _still(pilot)
+        await still(pilot, clear_toasts=True)
 
     assert snap_compare(_migrate(ctx, journal), terminal_size=SIZE, run_before=before)
 
@@ -189,7 +181,7 @@ def test_migrate_import_preview(snap_compare: Any, tmp_path: Path, sim: Simulato
         upto = next(i for i, e in enumerate(EVENTS) if e.stage == "preview")
         _post(screen, EVENTS[: upto + 1])
         screen.post_message(PreviewRequested(PREVIEW, asyncio.get_running_loop().create_future()))
-        await _still(pilot)
+        await still(pilot, clear_toasts=True)
         assert isinstance(pilot.app.screen, PreviewDialog)
 
     assert snap_compare(_migrate(ctx, journal), terminal_size=SIZE, run_before=before)
@@ -244,6 +236,6 @@ def test_migrate_verification_with_one_difference(snap_compare: Any, tmp_path: P
         table = screen.query_one("#verification", DataTable)
         table.focus()
         table.move_cursor(row=1)  # Acme Database's difference, with both sides below
-        await _still(pilot)
+        await still(pilot, clear_toasts=True)
 
     assert snap_compare(_migrate(ctx, journal), terminal_size=SIZE, run_before=before)

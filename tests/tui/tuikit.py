@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import httpx
 import keyring.backend
+from textual.widgets import Input
 
 from octowiz.engine.context import Context, simulator_context
 from octowiz.journal import Journal
@@ -95,3 +97,14 @@ def connected(ctx: Context, sim: Simulator, name: str, *done: str) -> Journal:
     for step in ("connect", *done):
         journal.set_step(step, "done")
     return journal
+
+
+async def still(pilot: Any, *, clear_toasts: bool = False) -> None:
+    """Settle, stop the cursors blinking (and, optionally, drop toasts, which time out on the wall
+    clock), settle again: the screen as a snapshot should catch it."""
+    await settle(pilot)
+    for inp in pilot.app.screen.query(Input):
+        inp.cursor_blink = False
+    if clear_toasts:
+        pilot.app.clear_notifications()
+    await settle(pilot)
