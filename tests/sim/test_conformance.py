@@ -55,7 +55,11 @@ SWAGGER = SAMPLES / "swagger-octopus-server-2021.2.1387.json"
 BASE = "urn:octopus:swagger:2021.2.1387"
 SPACE = "Spaces-1"
 
-pytestmark = pytest.mark.skipif(not SWAGGER.is_file(), reason=f"no Swagger document at {SWAGGER}")
+# Outside CI a checkout without ../shared skips these with the reason; in CI they run, and a missing
+# document fails them (FileNotFoundError naming the path) instead of passing them by skipping.
+pytestmark = pytest.mark.skipif(
+    not SWAGGER.is_file() and not os.environ.get("CI"), reason=f"no Swagger document at {SWAGGER}"
+)
 
 #: Enum values Octopus added after 2021.2 that the simulator sends because it simulates newer
 #: versions. Only these are added to the 2021.2 enums; nothing else is.
