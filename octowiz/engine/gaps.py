@@ -23,7 +23,6 @@ SQLite with a single connection, so its calls run on a thread, one at a time.
 from __future__ import annotations
 
 import asyncio
-import threading
 import weakref
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -108,19 +107,12 @@ _LOGO_TYPES = {
 P = ParamSpec("P")
 R = TypeVar("R")
 
-# One Journal is one SQLite connection: two transactions from two threads at once would collide.
-_JOURNAL_LOCK = threading.Lock()
 _VERSIONS: weakref.WeakKeyDictionary[OctopusClient, str] = weakref.WeakKeyDictionary()
 
 
 async def _journal(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-    """Run a blocking journal call on a thread, one at a time."""
-
-    def call() -> R:
-        with _JOURNAL_LOCK:
-            return fn(*args, **kwargs)
-
-    return await asyncio.to_thread(call)
+    """Run a blocking journal call on a thread (the journal itself keeps one transaction at a time)."""
+    return await asyncio.to_thread(fn, *args, **kwargs)
 
 
 def _human(size: int) -> str:
