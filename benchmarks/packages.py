@@ -34,7 +34,7 @@ from pathlib import Path
 
 from benchmarks.simproc import running_sim
 from benchmarks.uiloop import watching_the_loop
-from octowiz.engine import gaps
+from octowiz.engine.migrate import gaps
 from octowiz.journal.journal import Journal
 from octowiz.octopus.client import OctopusClient
 from octowiz.sim.keys import CLOUD_MANAGER, SERVER_ADMIN
@@ -175,7 +175,7 @@ async def _whole_wave(
     server: str, cloud: str, wave: int, work: Path
 ) -> tuple[int, str, int, int, float, float]:
     """Migrate ``wave`` projects of the large scenario: (projects, states, source and Cloud requests, s)."""
-    from octowiz.engine.migrate import ImportPreview, WaveRun, WaveSettings
+    from octowiz.engine.migrate.run import ImportPreview, WaveRun, WaveSettings
 
     async def yes(preview: ImportPreview) -> bool:
         return True

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from benchmarks.simproc import running_sim
 from benchmarks.uiloop import resumable, watching_the_loop
-from octowiz.engine.inventory import collect
-from octowiz.engine.readiness import scan
+from octowiz.engine.prepare.inventory import collect
+from octowiz.engine.prepare.readiness import scan
 from octowiz.octopus.client import OctopusClient
 from octowiz.sim.keys import CLOUD_MANAGER, SERVER_ADMIN
 

@@ -268,7 +268,7 @@ def _context(args: argparse.Namespace) -> Any:
 
 
 def _cmd_new(args: argparse.Namespace) -> int:
-    from octowiz.engine.connect import check_instance, check_pair, connection_settings, describe
+    from octowiz.engine.prepare.connect import check_instance, check_pair, connection_settings, describe
     from octowiz.journal import Journal
 
     ctx = _context(args)
@@ -348,7 +348,7 @@ def _migration_path(ctx: Any, name: str | None, *, demo_default: bool = False) -
 
 
 def _cmd_scan(args: argparse.Namespace) -> int:
-    from octowiz.engine.scanning import format_scan, run_readiness
+    from octowiz.engine.prepare.scanning import format_scan, run_readiness
     from octowiz.journal import Journal
 
     ctx = _context(args)
@@ -366,7 +366,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
-    from octowiz.engine import waves
+    from octowiz.engine.migrate import waves
     from octowiz.engine.session import clients
     from octowiz.journal import Journal
 
@@ -447,7 +447,7 @@ def _export_password() -> str | None:
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
-    from octowiz.engine import migrate
+    from octowiz.engine.migrate import run as migrate
     from octowiz.journal import Journal
 
     latest: int | None = None
@@ -601,7 +601,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 def _wave_states(journal: Any) -> dict[str, list[dict[str, str]]]:
     """Each planned wave's projects with their migration state, from the journal alone."""
-    from octowiz.engine.waves import project_state
+    from octowiz.engine.migrate.waves import project_state
 
     items = journal.items()
     names: dict[str, str] = {}

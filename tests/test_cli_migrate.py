@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from octowiz.engine.migrate import CRASH_POINTS, EXIT_NOT_CONFIRMED, EXIT_VERIFIED
+from octowiz.engine.migrate.run import CRASH_POINTS, EXIT_NOT_CONFIRMED, EXIT_VERIFIED
 from octowiz.journal import Journal
 from octowiz.sim.keys import CLOUD_MANAGER, SERVER_ADMIN
 from octowiz.sim.simulator import Endpoint, Simulator

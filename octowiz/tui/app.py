@@ -14,8 +14,8 @@ from textual.screen import Screen
 
 from octowiz import __version__
 from octowiz.engine.context import Context
-from octowiz.engine.readiness import ScanResult
-from octowiz.engine.scanning import latest_connectivity, latest_readiness
+from octowiz.engine.prepare.readiness import ScanResult
+from octowiz.engine.prepare.scanning import latest_connectivity, latest_readiness
 from octowiz.engine.steps import next_step
 from octowiz.journal import Journal, JournalError, journal_path
 from octowiz.tui.screens.connect import ConnectScreen
@@ -30,7 +30,7 @@ from octowiz.tui.screens.welcome import WelcomeScreen
 from octowiz.tui.styles import css_path
 
 if TYPE_CHECKING:
-    from octowiz.engine.connectivity import ConnectivityReport
+    from octowiz.engine.prepare.connectivity import ConnectivityReport
 
 
 class OctowizApp(App[None]):
@@ -230,7 +230,7 @@ class OctowizApp(App[None]):
         return {k: v[0] for k, v in journal.steps().items()}
 
     def _overview(self, journal: Journal) -> OverviewData:
-        from octowiz.engine.waves import project_state
+        from octowiz.engine.migrate.waves import project_state
 
         s = journal.settings
         items = journal.items("project")

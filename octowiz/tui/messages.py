@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from octowiz.engine.connect import InstanceCheck
 from octowiz.engine.context import MigrationSummary
+from octowiz.engine.prepare.connect import InstanceCheck
 from octowiz.secrets import BackendStatus
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from octowiz.engine.connectivity import (
+from octowiz.engine.prepare.connectivity import (
     FAILED,
     OK,
     SKIPPED,
@@ -860,7 +860,7 @@ async def test_the_report_collects_everything_round_trips_json_and_summarises() 
 
 def test_the_connectivity_module_does_not_import_textual() -> None:
     code = (
-        "import sys, octowiz.engine.connectivity\n"
+        "import sys, octowiz.engine.prepare.connectivity\n"
         "print(sorted(m for m in sys.modules if m == 'textual' or m.startswith('textual.')))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from octowiz.engine import gaps
-from octowiz.engine.gaps import PackageNeed
+from octowiz.engine.migrate import gaps
+from octowiz.engine.migrate.gaps import PackageNeed
 from octowiz.journal.journal import Journal, JournalError
 from octowiz.octopus import models as m
 from octowiz.octopus.client import OctopusClient

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from octowiz.engine import migrate
 from octowiz.engine.context import Context
+from octowiz.engine.migrate import run as migrate
 from octowiz.journal import Journal
 from octowiz.octopus.urls import normalise_base_url
 from octowiz.paths import Paths

@@ -6,8 +6,8 @@ import csv
 import io
 from pathlib import Path
 
-from octowiz.engine.inventory import DestinationInventory, Inventory, collect
-from octowiz.engine.people import (
+from octowiz.engine.prepare.inventory import DestinationInventory, Inventory, collect
+from octowiz.engine.prepare.people import (
     TEAM_COLUMNS,
     USER_COLUMNS,
     UsersReport,

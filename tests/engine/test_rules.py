@@ -15,10 +15,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-import octowiz.engine.hosts as hosts
-import octowiz.engine.rules as rules
-from octowiz.engine.inventory import Inventory, collect
-from octowiz.engine.readiness import RULES, SEVERITIES, Finding, ScanResult, rule, scan
+import octowiz.engine.prepare.hosts as hosts
+import octowiz.engine.prepare.rules as rules
+from octowiz.engine.prepare.inventory import Inventory, collect
+from octowiz.engine.prepare.readiness import RULES, SEVERITIES, Finding, ScanResult, rule, scan
 from octowiz.octopus import models as m
 from octowiz.octopus.client import OctopusClient
 from octowiz.sim.config import InstanceConfig

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from octowiz.engine.verify import (
+from octowiz.engine.migrate.verify import (
     AREAS,
     Difference,
     SharedLists,

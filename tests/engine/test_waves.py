@@ -13,9 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from octowiz.engine.inventory import collect
-from octowiz.engine.readiness import ScanResult, scan
-from octowiz.engine.waves import (
+from octowiz.engine.migrate.waves import (
     Catalog,
     JournalView,
     ProjectRow,
@@ -30,6 +28,8 @@ from octowiz.engine.waves import (
     select,
     suggest_first_wave,
 )
+from octowiz.engine.prepare.inventory import collect
+from octowiz.engine.prepare.readiness import ScanResult, scan
 from octowiz.journal import Journal
 from octowiz.octopus.client import OctopusClient
 from octowiz.sim.factory import BUILTIN_FEED_ID

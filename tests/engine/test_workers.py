@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from octowiz.engine.inventory import collect
-from octowiz.engine.workers import PoolMapping, create_missing_pool, pool_mapping
+from octowiz.engine.prepare.inventory import collect
+from octowiz.engine.prepare.workers import PoolMapping, create_missing_pool, pool_mapping
 from octowiz.journal.journal import Journal
 from octowiz.octopus.client import OctopusClient
 from octowiz.octopus.errors import Forbidden, Unreachable

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from textual.widgets import DataTable, Input, TabbedContent
 
-from octowiz.engine.connectivity import DataCentre
-from octowiz.engine.scanning import latest_connectivity, name_data_centres
+from octowiz.engine.prepare.connectivity import DataCentre
+from octowiz.engine.prepare.scanning import latest_connectivity, name_data_centres
 from octowiz.journal import Journal
 from octowiz.sim.simulator import Simulator
 from octowiz.tui.app import make_app

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from textual.widgets import DataTable, TabbedContent
 
-import octowiz.engine.connectivity as connectivity_module
-import octowiz.engine.inventory as inventory_module
-import octowiz.engine.readiness as readiness_module
-import octowiz.engine.scanning as scanning_module
+import octowiz.engine.prepare.connectivity as connectivity_module
+import octowiz.engine.prepare.inventory as inventory_module
+import octowiz.engine.prepare.readiness as readiness_module
+import octowiz.engine.prepare.scanning as scanning_module
 import octowiz.journal.journal as journal_module
 from octowiz.engine.context import Context
 from octowiz.octopus.urls import normalise_base_url

@@ -19,9 +19,9 @@ from textual.screen import Screen
 from textual.widgets import Button, DataTable, Input, RichLog, Static, TabbedContent
 
 from octowiz.engine.context import Context
-from octowiz.engine.migrate import WaveSettings
-from octowiz.engine.scanning import run_readiness
-from octowiz.engine.waves import suggest_first_wave
+from octowiz.engine.migrate.run import WaveSettings
+from octowiz.engine.migrate.waves import suggest_first_wave
+from octowiz.engine.prepare.scanning import run_readiness
 from octowiz.journal import Journal
 from octowiz.octopus.urls import normalise_base_url
 from octowiz.sim.config import InstanceConfig

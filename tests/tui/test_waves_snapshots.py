@@ -17,9 +17,9 @@ from textual.widgets import DataTable, TabbedContent
 
 import octowiz.journal.journal as journal_module
 from octowiz.engine.context import Context
-from octowiz.engine.migrate import Event, ImportPreview
-from octowiz.engine.scanning import run_readiness
-from octowiz.engine.verify import Difference, Verification
+from octowiz.engine.migrate.run import Event, ImportPreview
+from octowiz.engine.migrate.verify import Difference, Verification
+from octowiz.engine.prepare.scanning import run_readiness
 from octowiz.journal import Journal
 from octowiz.sim.simulator import Simulator
 from octowiz.tui.screens.migrate import MigrateScreen, PreviewDialog, PreviewRequested, WaveProgress

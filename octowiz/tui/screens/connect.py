@@ -13,8 +13,14 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, LoadingIndicator, Select, Static
 
-from octowiz.engine.connect import InstanceCheck, check_instance, check_pair, connection_settings, describe
 from octowiz.engine.context import Context
+from octowiz.engine.prepare.connect import (
+    InstanceCheck,
+    check_instance,
+    check_pair,
+    connection_settings,
+    describe,
+)
 from octowiz.journal import Journal
 from octowiz.octopus.client import check_api_key
 from octowiz.octopus.errors import OctopusError

@@ -19,9 +19,9 @@ from textual.widgets import (
     TabPane,
 )
 
-from octowiz.engine.connectivity import ConnectivityReport
 from octowiz.engine.context import Context
-from octowiz.engine.scanning import rename_data_centre, run_connectivity
+from octowiz.engine.prepare.connectivity import ConnectivityReport
+from octowiz.engine.prepare.scanning import rename_data_centre, run_connectivity
 from octowiz.journal import Journal
 from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.dialogs import TextDialog

@@ -22,8 +22,8 @@ from textual.widgets import (
 )
 
 from octowiz.engine.context import Context
-from octowiz.engine.readiness import Finding, ScanResult
-from octowiz.engine.scanning import run_readiness
+from octowiz.engine.prepare.readiness import Finding, ScanResult
+from octowiz.engine.prepare.scanning import run_readiness
 from octowiz.journal import Journal
 from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.step import StepScreen

@@ -36,7 +36,7 @@ from textual.widgets import (
 from textual.worker import Worker, WorkerState
 
 from octowiz.engine.context import Context
-from octowiz.engine.migrate import (
+from octowiz.engine.migrate.run import (
     Event,
     ImportPreview,
     ProjectOutcome,
@@ -45,9 +45,9 @@ from octowiz.engine.migrate import (
     WaveSettings,
     run_wave,
 )
-from octowiz.engine.scanning import latest_readiness
-from octowiz.engine.verify import Difference, Verification
-from octowiz.engine.waves import project_state
+from octowiz.engine.migrate.verify import Difference, Verification
+from octowiz.engine.migrate.waves import project_state
+from octowiz.engine.prepare.scanning import latest_readiness
 from octowiz.journal import Journal, JournalError
 from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.step import StepScreen

@@ -23,9 +23,9 @@ from textual.widgets import (
 )
 
 from octowiz.engine.context import Context
-from octowiz.engine.people import UsersReport, write_csv
-from octowiz.engine.scanning import create_pool, run_people
-from octowiz.engine.workers import CreateResult, PoolMapping
+from octowiz.engine.prepare.people import UsersReport, write_csv
+from octowiz.engine.prepare.scanning import create_pool, run_people
+from octowiz.engine.prepare.workers import CreateResult, PoolMapping
 from octowiz.journal import Journal
 from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.step import StepScreen

@@ -27,8 +27,7 @@ from textual.widgets import Button, DataTable, Input, Label, LoadingIndicator, S
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist, RowKey
 
 from octowiz.engine.context import Context
-from octowiz.engine.session import clients
-from octowiz.engine.waves import (
+from octowiz.engine.migrate.waves import (
     Catalog,
     JournalView,
     ProjectRow,
@@ -42,6 +41,7 @@ from octowiz.engine.waves import (
     refresh,
     suggest_first_wave,
 )
+from octowiz.engine.session import clients
 from octowiz.journal import Journal, JournalError
 from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.step import StepScreen

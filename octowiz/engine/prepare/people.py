@@ -2,7 +2,7 @@
 
 Project Export/Import does not carry users: every user must be created again on Cloud, and Active
 Directory and LDAP are not available there (``auth-provider-compatibility``). This module reads an
-:class:`~octowiz.engine.inventory.Inventory` (no requests of its own) and reports, per user, how they
+:class:`~octowiz.engine.prepare.inventory.Inventory` (no requests of its own) and reports, per user, how they
 can sign in to Cloud, whether they are already there (same email), and, per team, its members, roles
 and external groups, with CSV exports an administrator can work through.
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from octowiz.engine.inventory import Inventory
+from octowiz.engine.prepare.inventory import Inventory
 from octowiz.octopus import models as m
 
 ADMINISTRATORS_TEAM = "teams-administrators"

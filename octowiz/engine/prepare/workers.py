@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from octowiz.engine.inventory import Inventory
+from octowiz.engine.prepare.inventory import Inventory
 from octowiz.journal.journal import Journal
 from octowiz.octopus import models as m
 from octowiz.octopus.client import OctopusClient

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from octowiz.engine.inventory import Inventory
+from octowiz.engine.prepare.inventory import Inventory
 
 SEVERITIES = ("blocker", "warning", "info")
 DOCS = "https://octopus.com/docs"
@@ -142,7 +142,7 @@ class ScanResult:
 
 def scan(inv: Inventory, *, now: Callable[[], str] | None = None) -> ScanResult:
     """Run every rule over an inventory and judge each project."""
-    import octowiz.engine.rules  # noqa: F401  (registers the rules)
+    import octowiz.engine.prepare.rules  # noqa: F401  (registers the rules)
 
     findings: list[Finding] = []
     for info in RULES:

@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING
 import httpx
 
 from octowiz.engine.context import Context
-from octowiz.engine.inventory import PEOPLE_PARTS, Inventory, collect
-from octowiz.engine.readiness import ScanResult, scan
+from octowiz.engine.prepare.inventory import PEOPLE_PARTS, Inventory, collect
+from octowiz.engine.prepare.readiness import ScanResult, scan
 from octowiz.engine.session import clients
 from octowiz.journal import Journal
 
 if TYPE_CHECKING:
-    from octowiz.engine.connectivity import ConnectivityReport, DataCentre
-    from octowiz.engine.people import UsersReport
-    from octowiz.engine.workers import CreateResult, PoolMapping
+    from octowiz.engine.prepare.connectivity import ConnectivityReport, DataCentre
+    from octowiz.engine.prepare.people import UsersReport
+    from octowiz.engine.prepare.workers import CreateResult, PoolMapping
 
 
 @contextlib.asynccontextmanager
@@ -137,18 +137,18 @@ async def run_connectivity(
 ) -> ConnectivityReport:
     """Measure connectivity from this machine, suggest data centres, verify them, store the report.
 
-    In the demo the network is simulated too (:mod:`octowiz.engine.demo_network`); nothing leaves the
+    In the demo the network is simulated too (:mod:`octowiz.engine.prepare.demo_network`); nothing leaves the
     machine. Probe scripts are written to ``scripts_dir`` when given.
     """
     import socket
 
-    from octowiz.engine.connectivity import (
+    from octowiz.engine.prepare.connectivity import (
         measure_connectivity,
         suggest_data_centres,
         verify_data_centres,
         write_probe_scripts,
     )
-    from octowiz.engine.demo_network import DemoNetwork
+    from octowiz.engine.prepare.demo_network import DemoNetwork
 
     settings = await asyncio.to_thread(lambda: journal.settings)
     async with clients(context, settings) as (source, destination):
@@ -191,7 +191,7 @@ async def run_connectivity(
 
 def name_data_centres(suggested: list[DataCentre], renames: dict[str, str]) -> list[DataCentre]:
     """Apply the team's names to suggested data centres; giving two the same name merges them."""
-    from octowiz.engine.connectivity import merge_data_centres
+    from octowiz.engine.prepare.connectivity import merge_data_centres
 
     groups: dict[str, list[DataCentre]] = {}
     for dc in suggested:
@@ -221,7 +221,7 @@ async def rename_data_centre(journal: Journal, shown: str, name: str) -> None:
 
 def latest_connectivity(journal: Journal) -> ConnectivityReport | None:
     """The last connectivity report recorded in a journal (blocking)."""
-    from octowiz.engine.connectivity import ConnectivityReport as Report
+    from octowiz.engine.prepare.connectivity import ConnectivityReport as Report
 
     found = journal.latest_scan("connectivity")
     return Report.from_dict(found[1]) if found else None
@@ -232,8 +232,8 @@ async def run_people(
 ) -> tuple[UsersReport, list[PoolMapping]]:
     """Users, teams and worker pools of the source against the destination (read-only); recorded in the
     journal unless ``record`` is False (a read-only review writes nothing)."""
-    from octowiz.engine.people import report_dict, users_report
-    from octowiz.engine.workers import pool_mapping
+    from octowiz.engine.prepare.people import report_dict, users_report
+    from octowiz.engine.prepare.workers import pool_mapping
 
     settings = await asyncio.to_thread(lambda: journal.settings)
     async with heap_kept_out_of_full_gc():
@@ -257,7 +257,7 @@ async def create_pool(
         """Preview, or create, the destination pool a source pool lacks """
         """(journaled; see ``create_missing_pool``)."""
     )
-    from octowiz.engine.workers import create_missing_pool
+    from octowiz.engine.prepare.workers import create_missing_pool
 
     settings = await asyncio.to_thread(lambda: journal.settings)
     async with clients(context, settings) as (_, destination):

@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import octowiz.engine.gaps as gaps
-import octowiz.engine.verify as verify
+import octowiz.engine.migrate.gaps as gaps
+import octowiz.engine.migrate.verify as verify
 from octowiz.engine.context import Context
 from octowiz.journal import Journal
 from octowiz.octopus import models as m

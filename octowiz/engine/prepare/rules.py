@@ -7,9 +7,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
-from octowiz.engine.hosts import host_problem, uri_host
-from octowiz.engine.inventory import Inventory
-from octowiz.engine.readiness import DOCS, Finding, Item, rule
+from octowiz.engine.prepare.hosts import host_problem, uri_host
+from octowiz.engine.prepare.inventory import Inventory
+from octowiz.engine.prepare.readiness import DOCS, Finding, Item, rule
 from octowiz.octopus import models as m
 
 

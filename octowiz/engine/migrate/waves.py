@@ -32,10 +32,10 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from octowiz.engine.inventory import Inventory, collect
-from octowiz.engine.readiness import ScanResult
-from octowiz.engine.rules import Targeting, has_uploaded_logo
-from octowiz.engine.scanning import heap_kept_out_of_full_gc
+from octowiz.engine.prepare.inventory import Inventory, collect
+from octowiz.engine.prepare.readiness import ScanResult
+from octowiz.engine.prepare.rules import Targeting, has_uploaded_logo
+from octowiz.engine.prepare.scanning import heap_kept_out_of_full_gc
 from octowiz.octopus import models as m
 from octowiz.octopus.errors import OctopusError
 
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from octowiz.journal import Journal
     from octowiz.octopus.client import OctopusClient
 
-#: What :func:`build_catalog` asks :func:`~octowiz.engine.inventory.collect` for: no users, teams,
+#: What :func:`build_catalog` asks :func:`~octowiz.engine.prepare.inventory.collect` for: no users, teams,
 #: workers, packages or server configuration. Releases and deployments are paged space-wide.
 CATALOG_PARTS = frozenset({
     "projects", "project groups", "lifecycles", "environments", "channels", "deployment processes",
@@ -124,7 +124,7 @@ class JournalView:
 
 def journal_view(journal: Journal) -> JournalView:
     """Read what the catalog needs from a journal (blocking: call it through ``asyncio.to_thread``)."""
-    from octowiz.engine.scanning import latest_readiness
+    from octowiz.engine.prepare.scanning import latest_readiness
 
     return JournalView(latest_readiness(journal), journal.waves(), journal.items("project"))
 
@@ -473,7 +473,7 @@ async def build_catalog(source: OctopusClient, view: JournalView, *, stay_frozen
 
     The inventory's bulk lists (:data:`CATALOG_PARTS`), plus the space's library variable sets and tenants
     through their unpaged ``/all`` lists, all in one concurrent burst. ``stay_frozen`` leaves the heap
-    frozen afterwards (see :func:`~octowiz.engine.scanning.heap_kept_out_of_full_gc`) for a screen
+    frozen afterwards (see :func:`~octowiz.engine.prepare.scanning.heap_kept_out_of_full_gc`) for a screen
     that shows the catalog and unfreezes when it closes.
     """
     before = source.request_count

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from octowiz.engine.hosts import host_problem
+from octowiz.engine.prepare.hosts import host_problem
 
 
 def reachable_from_cloud(host: str) -> bool:

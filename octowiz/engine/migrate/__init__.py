@@ -1,0 +1,1 @@
+"""Migrate: plan waves, export and import them, fill the gaps Export/Import leaves, verify."""

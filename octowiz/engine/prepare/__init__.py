@@ -1,0 +1,1 @@
+"""Prepare: connect, scan for differences, measure connectivity, compare users and pools."""
