@@ -552,6 +552,8 @@ def test_data_centres_group_by_network_domain_and_polling_placement() -> None:
         ("Polling: roles web", ["Machines-poll04"], []),
     ]  # the cloud region and the Azure web app live in no data centre of the team's
     assert dcs[1].basis == "same private network 10.1.0.0/16"
+    # Each records the modes its Tentacles use (the SSH target adds none): the scripts follow them.
+    assert [dc.modes for dc in dcs] == [["listening"], ["listening"], ["listening"], *[["polling"]] * 4]
     assert dcs[0].slug == "omaha-corp-example-com"
 
 
@@ -568,6 +570,12 @@ def test_the_team_can_rename_and_merge_suggested_data_centres() -> None:
     )
     assert renamed.machine_ids == omaha.machine_ids and omaha.name == "Omaha"
     assert DataCentre.from_dict(json.loads(json.dumps(renamed.to_dict()))) == renamed
+    polling = suggest_data_centres(estate())[3]
+    mixed = merge_data_centres("Everything", polling, net1)
+    assert (mixed.modes, renamed.modes) == (["polling", "listening"], ["listening"])
+    # A report stored before data centres had modes still reads (no mode known: checked as before).
+    old = {k: v for k, v in renamed.to_dict().items() if k != "modes"}
+    assert DataCentre.from_dict(old).modes == []
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -599,6 +607,16 @@ def test_every_generated_bash_script_passes_bash_n_and_shellcheck(
     checked = subprocess.run([shellcheck, "-s", "bash", "-"], input=script, text=True, capture_output=True)
     assert checked.returncode == 0, checked.stdout
     assert "set -u" in script and "timeout" in script and "/dev/tcp/" in script and "nc -z" in script
+
+
+@pytest.mark.parametrize("modes", [["polling"], ["listening"], ["polling", "listening"]])
+def test_bash_scripts_for_every_mode_pass_bash_n_and_shellcheck(shellcheck: str, modes: list[str]) -> None:
+    script = bash_probe("https://acme.octopus.app", DataCentre(TRICKY_NAMES[1], modes=modes))
+    subprocess.run([BASH, "-n"], input=script, text=True, check=True)
+    checked = subprocess.run([shellcheck, "-s", "bash", "-"], input=script, text=True, capture_output=True)
+    assert checked.returncode == 0, checked.stdout
+    assert ("10943" in script) is ("polling" in modes)
+    assert ("NOTE  TCP 10933 inbound" in script) is ("listening" in modes)
 
 
 def run_script(path: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -639,6 +657,36 @@ def test_a_generated_bash_script_fails_with_a_refused_port_and_exits_non_zero(tm
         "connection refused or unreachable",
         "RESULT: FAIL (1 check(s) failed)",
     ]
+
+
+def test_a_listening_data_centre_needs_443_only_and_notes_the_inbound_port_it_cannot_test(
+    tmp_path: Path,
+) -> None:
+    # The guide: listening Tentacles need 443 outbound (to register) and 10933 inbound from Cloud;
+    # 10943 is the polling port, closed here, and must not fail a data centre whose Tentacles listen.
+    refused = closed_port()
+    lab = DataCentre("Listening lab", modes=["listening"])
+    with listening_sockets(1) as (https,):
+        sh = tmp_path / "probe.sh"
+        sh.write_text(bash_probe(f"http://127.0.0.1:{https}", lab, polling_port=refused))
+        done = run_script(sh)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[1:] == [
+        "SKIP  DNS 127.0.0.1 is an IP address",
+        f"PASS  TCP {https} to 127.0.0.1 (Tentacle registration, HTTPS)",
+        "NOTE  TCP 10933 inbound from Octopus Cloud (listening Tentacle communication) cannot be tested from "
+        "inside the data centre: allow it in the firewall; a listening test Tentacle named "
+        "octowiz-probe-listening-lab that Octopus Cloud reports Healthy proves it",
+        "RESULT: PASS",
+    ]
+    # Where some Tentacles poll, the polling port is still checked (and fails here).
+    with listening_sockets(1) as (https,):
+        mixed = DataCentre("Listening lab", modes=["polling", "listening"])
+        sh.write_text(bash_probe(f"http://127.0.0.1:{https}", mixed, polling_port=refused))
+        done = run_script(sh)
+    assert done.returncode == 1
+    assert f"FAIL  TCP {refused} to 127.0.0.1 (polling Tentacle communication)" in done.stdout
+    assert "NOTE  TCP 10933 inbound" in done.stdout
 
 
 def test_a_generated_bash_script_reports_a_dropped_connect_as_a_timeout(tmp_path: Path) -> None:
@@ -698,6 +746,16 @@ GOLDEN_CASES: dict[str, tuple[str, DataCentre, dict[str, int]]] = {
     "probe-omaha.ps1": ("https://acme.octopus.app", DataCentre("Omaha"), {}),
     "probe-obrien-s-lab-x.ps1": ("https://acme.octopus.app/", DataCentre("O’Brien's lab $(x)"), {}),
     "probe-loopback.ps1": ("http://127.0.0.1:8443", DataCentre("Loopback"), {"polling_port": 10999}),
+    "probe-listening-lab.ps1": (
+        "https://acme.octopus.app",
+        DataCentre("Listening lab", modes=["listening"]),
+        {"polling_port": 10999},
+    ),
+    "probe-mixed-dc.ps1": (
+        "https://acme.octopus.app",
+        DataCentre("Mixed DC", modes=["polling", "listening"]),
+        {},
+    ),
 }
 
 
@@ -758,6 +816,81 @@ def dest(
             "StatusSummary": summary,
             "Endpoint": {"CommunicationStyle": style, "Uri": "poll://ffffffffffffffffffff/"},
         }
+    )
+
+
+def dest_worker(name: str, health: str, *, style: str = "TentacleActive") -> Worker:
+    return Worker.model_validate(
+        {
+            "Id": f"Workers-{name}",
+            "Name": name,
+            "HealthStatus": health,
+            "IsDisabled": False,
+            "WorkerPoolIds": ["WorkerPools-1"],
+            "Endpoint": {"CommunicationStyle": style, "Uri": "https://probe.example.com:10933/"},
+        }
+    )
+
+
+def test_a_test_tentacle_registered_as_a_worker_counts() -> None:
+    omaha = DataCentre("Omaha", modes=["listening"])
+    found = data_centre_verified(
+        omaha, [dest_worker("octowiz-probe-omaha", "Healthy", style="TentaclePassive")]
+    )
+    assert found.verified and found.machine_ids == ["Workers-octowiz-probe-omaha"]
+    assert found.sentence == (
+        "Test Tentacle worker 'octowiz-probe-omaha' (Workers-octowiz-probe-omaha, listening) from data "
+        "centre 'Omaha' is Healthy on the destination."
+    )
+
+
+def test_a_test_tentacle_must_use_the_mode_of_the_data_centres_tentacles() -> None:
+    polling = DataCentre("Omaha", modes=["polling"])
+    listening_probe = dest("octowiz-probe-omaha", "Healthy", style="TentaclePassive")
+    wrong = data_centre_verified(polling, [listening_probe])
+    assert not wrong.verified and wrong.machine_ids == ["Machines-octowiz-probe-omaha"]
+    assert wrong.sentence == (
+        "Test Tentacle 'octowiz-probe-omaha' (Machines-octowiz-probe-omaha, listening) from data centre "
+        "'Omaha' is Healthy on the destination, but the data centre's Tentacles are polling, so it does not "
+        "count: register it as a polling Tentacle (TentacleActive), which proves outbound TCP 10943 to "
+        "Octopus Cloud."
+    )
+    assert data_centre_verified(polling, [dest("octowiz-probe-omaha", "Healthy")]).verified
+
+    listening = DataCentre("Omaha", modes=["listening"])
+    polling_worker = dest_worker("octowiz-probe-omaha", "Healthy")
+    wrong = data_centre_verified(listening, [polling_worker])
+    assert not wrong.verified
+    assert (
+        "register it as a listening Tentacle (TentaclePassive), which proves inbound TCP 10933"
+        in wrong.sentence
+    )
+    assert data_centre_verified(listening, [listening_probe]).verified
+    # The right mode but unhealthy: its health is the reason, as before.
+    down = data_centre_verified(
+        listening, [polling_worker, dest("octowiz-probe-omaha", "Unavailable", style="TentaclePassive")]
+    )
+    assert (
+        not down.verified
+        and "(Machines-octowiz-probe-omaha, listening) from data centre 'Omaha' is Unavailable"
+        in down.sentence
+    )
+
+    # Both modes in one data centre: one healthy probe of each.
+    mixed = DataCentre("Omaha", modes=["polling", "listening"])
+    half = data_centre_verified(mixed, [polling_worker])
+    assert not half.verified
+    assert half.sentence.endswith(
+        "but the data centre's Tentacles are polling and listening and none of its test Tentacles is "
+        "listening: register another as a listening Tentacle (TentaclePassive), which proves inbound TCP "
+        "10933 from Octopus Cloud."
+    )
+    both = data_centre_verified(mixed, [polling_worker, listening_probe])
+    assert both.verified
+    assert both.sentence == (
+        "Test Tentacles worker 'octowiz-probe-omaha' (Workers-octowiz-probe-omaha, polling) and "
+        "'octowiz-probe-omaha' (Machines-octowiz-probe-omaha, listening) from data centre 'Omaha' are "
+        "Healthy on the destination."
     )
 
 
@@ -842,7 +975,8 @@ async def test_the_report_collects_everything_round_trips_json_and_summarises() 
     assert report.measured_from == HOSTNAME and report.started_at <= report.finished_at
     report.data_centres = suggest_data_centres(machines)
     report.verifications = verify_data_centres(
-        report.data_centres, [dest("octowiz-probe-private-network-127-0-0-0-16", "Healthy")]
+        report.data_centres,
+        [dest("octowiz-probe-private-network-127-0-0-0-16", "Healthy", style="TentaclePassive")],
     )
     assert [v.verified for v in report.verifications] == [True]
 

@@ -417,6 +417,23 @@ def test_built_in_feed_without_the_oversized_package_blocks_nothing() -> None:
     assert all(not f.projects for f in found)
 
 
+@pytest.mark.parametrize(
+    ("size", "blocked"), [(rules.CLOUD_PACKAGE_LIMIT, False), (rules.CLOUD_PACKAGE_LIMIT + 1, True)]
+)
+def test_a_package_blocks_only_above_the_one_cloud_package_limit(size: int, blocked: bool) -> None:
+    # One limit with one meaning: 5 GiB, the same value the package copy refuses above.
+    from octowiz.engine.migrate import gaps
+
+    assert rules.CLOUD_PACKAGE_LIMIT == gaps.MAX_CLOUD_PACKAGE_BYTES == 5 * 1024**3
+
+    def sized(store: Store) -> None:
+        update(store, "packages", DEMO_OVERSIZED_PACKAGE, PackageSizeBytes=size)
+
+    found = run(build("demo", sized), "packages.built-in-feed")
+    blockers = [f for f in found if f.severity == "blocker"]
+    assert [i.id for f in blockers for i in f.items] == ([DEMO_OVERSIZED_PACKAGE] if blocked else [])
+
+
 def test_retention_names_the_phases_that_keep_longer(demo: Inventory) -> None:
     inv = copy.copy(demo)
     days = m.RetentionPeriod(unit="Days", quantity_to_keep=30, should_keep_forever=False)

@@ -300,8 +300,9 @@ async def test_blocked_projects_conflict_and_disabled_or_git_projects_warn(catal
 async def test_the_suggested_first_wave_is_quiet_ready_and_deterministic(catalog: Catalog) -> None:
     first = suggest_first_wave(catalog)
     # Reporting Service would be next by date, but it takes packages from an external feed (Corp Maven)
-    # that must first be created on Cloud: a project needing none comes first.
-    assert names(catalog, first) == [DEMO_RUNBOOK_PROJECT, "Intranet CMS", "Mobile Backend"]
+    # that must first be created on Cloud: a project needing none comes first. Ops Toolkit and Mobile
+    # Backend would come first, but they still run a step on the Server (below).
+    assert names(catalog, first) == ["Intranet CMS", "Reporting Service", "Infrastructure Health"]
     reporting = catalog.by_id(ids(catalog, "Reporting Service")[0])
     assert reporting is not None and reporting.external_feeds == ["Corp Maven"]
     referenced = {ref for r in catalog.rows for ref in r.references}
@@ -314,16 +315,42 @@ async def test_the_suggested_first_wave_is_quiet_ready_and_deterministic(catalog
         and not r.references
         and r.id not in referenced
         and not r.external_feeds
+        and not r.server_steps
     ]
     chosen = [r for r in eligible if r.id in first]
     others = [r for r in eligible if r.id not in first]
-    assert len(chosen) == 3 and others
-    # Deployed longest ago (never, first) among every eligible project needing no external feed.
-    assert max(r.last_deployment or "" for r in chosen) <= min(r.last_deployment or "" for r in others)
+    assert len(chosen) == 1 and not others  # the other two need an external feed
+    # Then the least recently deployed (never, first).
+    reporting_row, health = row(catalog, "Reporting Service"), row(catalog, "Infrastructure Health")
+    assert health.external_feeds and (reporting_row.last_deployment or "") <= (health.last_deployment or "")
     shuffled = Catalog.from_dict(catalog.to_dict())
     random.Random(7).shuffle(shuffled.rows)
     assert suggest_first_wave(shuffled) == first
     assert suggest_first_wave(catalog, size=1) == first[:1]
+
+
+async def test_a_project_whose_steps_still_run_on_the_server_is_not_suggested_and_says_why(
+    catalog: Catalog, scanned: ScanResult
+) -> None:
+    # The guide: move steps to workers before migrating, or the first wave changes two things at once.
+    toolkit, mobile = row(catalog, DEMO_RUNBOOK_PROJECT), row(catalog, "Mobile Backend")
+    assert (toolkit.server_steps, mobile.server_steps) == (1, 1)
+    assert row(catalog, "Intranet CMS").server_steps == 0
+    first = suggest_first_wave(catalog, size=20)
+    assert toolkit.id not in first and mobile.id not in first
+    # The reason shows where the catalog explains each project.
+    line = next(line for line in format_catalog(catalog).splitlines() if "Mobile Backend" in line)
+    assert line.endswith("1 step on the Server: move to workers first (not suggested for a first wave)")
+    assert "1 step on the Server" in format_catalog(catalog, "markdown")
+    # Once a scan no longer finds them (the steps were moved to workers), they are suggested again.
+    moved = ScanResult.from_dict(scanned.to_dict())
+    moved.findings = [f for f in moved.findings if f.rule != "steps.run-on-server"]
+    again = refresh(catalog, JournalView(moved, {}, []))
+    assert (row(again, "Mobile Backend").server_steps, row(again, DEMO_RUNBOOK_PROJECT).server_steps) == (
+        0,
+        0,
+    )
+    assert names(again, suggest_first_wave(again))[:2] == [DEMO_RUNBOOK_PROJECT, "Intranet CMS"]
 
 
 async def test_planning_persists_and_states_follow_the_journal(catalog: Catalog, journal: Journal) -> None:

@@ -62,6 +62,8 @@ BUILT_IN_FEED_ID = "feeds-builtin"
 DEPLOY_RELEASE = "Octopus.DeployRelease"
 DEPLOY_RELEASE_PROJECT = "Octopus.Action.DeployRelease.ProjectId"
 NO_GROUP = "(no group)"
+#: The readiness rule whose findings name the steps that still run on the Octopus Server.
+RUN_ON_SERVER_RULE = "steps.run-on-server"
 
 #: ``(kind, item_id, stage, status, detail)``, as :meth:`Journal.items` returns them.
 ItemRow = tuple[str, str, str, str, dict[str, Any] | None]
@@ -193,6 +195,9 @@ class ProjectRow:
         reference_steps: for each of those, the names of the steps that deploy it.
         external_feeds: names of the external feeds its steps take packages from (Export/Import only
             references feeds: each must exist on Cloud, with its credentials, before the import).
+        server_steps: its steps that still run on the Octopus Server, as the latest readiness scan found
+            them (rule ``steps.run-on-server``): the import moves them to Cloud's dynamic worker pool, and
+            the guide says to move them to workers of your own *before* migrating.
     """
 
     id: str
@@ -212,6 +217,7 @@ class ProjectRow:
     references: list[str] = field(default_factory=list)
     reference_steps: dict[str, list[str]] = field(default_factory=dict)
     external_feeds: list[str] = field(default_factory=list)
+    server_steps: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -240,6 +246,7 @@ class ProjectRow:
                 str(k): [str(s) for s in v] for k, v in (data.get("reference_steps") or {}).items()
             },
             external_feeds=[str(f) for f in data.get("external_feeds") or []],
+            server_steps=int(data.get("server_steps") or 0),
         )
 
 
@@ -361,6 +368,16 @@ def _step_label(step: m.DeploymentStep, action: m.DeploymentAction) -> str:
     return step_name if not action_name or action_name == step_name else f"{step_name} / {action_name}"
 
 
+def _server_steps(view: JournalView) -> dict[str, int]:
+    """Project id -> how many of its steps the latest readiness scan found running on the Server."""
+    counts: dict[str, int] = defaultdict(int)
+    for finding in view.readiness.findings if view.readiness else []:
+        if finding.rule == RUN_ON_SERVER_RULE:
+            for pid in finding.projects:
+                counts[pid] += sum(1 for item in finding.items if item.kind == "step")
+    return counts
+
+
 def catalog_from_inventory(
     inv: Inventory,
     view: JournalView,
@@ -378,6 +395,7 @@ def catalog_from_inventory(
     project_ids = {str(p.id) for p in inv.projects}
     groups = {str(g.id): str(g.name or g.id) for g in inv.project_groups}
     verdicts = {v.project_id: v.status for v in view.readiness.projects} if view.readiness else {}
+    server_steps = _server_steps(view)
 
     # Built-in feed package references of each deployment process: (action, reference name) -> package id.
     built_in = {str(f.id) for f in inv.feeds if f.feed_type == "BuiltIn" and f.id} | {BUILT_IN_FEED_ID}
@@ -443,6 +461,7 @@ def catalog_from_inventory(
                 references=list(references[pid]),
                 reference_steps=dict(references[pid]),
                 external_feeds=sorted(external[pid]),
+                server_steps=server_steps[pid],
             )
         )
     rows.sort(key=_sort_key)
@@ -506,6 +525,7 @@ async def build_catalog(source: OctopusClient, view: JournalView, *, stay_frozen
 def refresh(catalog: Catalog, view: JournalView) -> Catalog:
     """The catalog with readiness, states and waves taken again from a newer journal view."""
     verdicts = {v.project_id: v.status for v in view.readiness.projects} if view.readiness else {}
+    server_steps = _server_steps(view)
     rows = []
     for row in catalog.rows:
         wave = view.wave_of(row.id)
@@ -514,6 +534,7 @@ def refresh(catalog: Catalog, view: JournalView) -> Catalog:
                 {
                     **row.to_dict(),
                     "readiness": verdicts.get(row.id, "not scanned"),
+                    "server_steps": server_steps.get(row.id, 0),
                     "wave": wave,
                     "state": project_state(view.items_of(row.id), wave),
                 }
@@ -592,12 +613,14 @@ _READINESS_RANK = {"ready": 0, "needs attention": 1, "not scanned": 2}
 def suggest_first_wave(catalog: Catalog, size: int = 3) -> list[str]:
     """A low-risk first wave: up to ``size`` project ids.
 
-    Candidates are not blocked, not disabled, not version-controlled, not planned or migrated yet, and
-    take no part in a Deploy a Release step (they deploy no project, and no project deploys them: moving
-    one that another deploys would strand that one). They are ranked ready before needs attention before
-    not scanned, then those needing no external feed before those that do (each feed must first be
-    created on Cloud with its credentials), then least recently deployed (never deployed first), then
-    fewest releases, then by name.
+    Candidates are not blocked, not disabled, not version-controlled, not planned or migrated yet, have
+    no step that still runs on the Octopus Server (the guide: move those steps to workers of your own
+    *before* migrating, so the first wave does not change two things at once; the catalog's notes say
+    so per project), and take no part in a Deploy a Release step (they deploy no project, and no project
+    deploys them: moving one that another deploys would strand that one). They are ranked ready before
+    needs attention before not scanned, then those needing no external feed before those that do (each
+    feed must first be created on Cloud with its credentials), then least recently deployed (never
+    deployed first), then fewest releases, then by name.
     """
     referenced = {ref for row in catalog.rows for ref in row.references}
     candidates = [
@@ -610,6 +633,7 @@ def suggest_first_wave(catalog: Catalog, size: int = 3) -> list[str]:
         and not _started(row.state)
         and not row.references
         and row.id not in referenced
+        and not row.server_steps
     ]
     candidates.sort(
         key=lambda r: (
@@ -934,6 +958,9 @@ def _notes(catalog: Catalog, row: ProjectRow) -> str:
         notes.append("in Git")
     if row.references:
         notes.append(f"deploys {', '.join(catalog.name(r) for r in row.references)}")
+    if row.server_steps:
+        steps = f"{row.server_steps} step{'s' if row.server_steps != 1 else ''}"
+        notes.append(f"{steps} on the Server: move to workers first (not suggested for a first wave)")
     return "; ".join(notes)
 
 

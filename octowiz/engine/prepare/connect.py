@@ -29,7 +29,7 @@ class InstanceCheck:
         export_import: whether Project Export/Import is available, and ``export_import_reason`` if not.
         user: the key's user (display name and username).
         missing: permissions the migration needs that the key's user lacks.
-        administer_system: whether the user has ``AdministerSystem`` (matters for deprecation only).
+        administer_system: whether the user has ``AdministerSystem`` (matters only for retiring the Server).
         looks_like_cloud: the host or sign-in providers look like Octopus Cloud.
     """
 
@@ -158,13 +158,14 @@ def describe(check: InstanceCheck) -> list[tuple[str, str]]:
         lines.append(("ok", "The key has the permissions the migration needs"))
     if check.role == "source":
         if check.administer_system:
-            lines.append(("ok", "AdministerSystem: octowiz can deprecate this Server at the end"))
+            # Only a permission the key holds: retiring the Server is not an octowiz step yet.
+            lines.append(("ok", "AdministerSystem: the key can retire this Server later"))
         else:
             lines.append(
                 (
                     "warn",
-                    "No AdministerSystem: needed only at the end, to put the Server in maintenance "
-                    "mode and set its task cap to 0",
+                    "No AdministerSystem: not needed to migrate, only to retire this Server later "
+                    "(maintenance mode, task cap 0)",
                 )
             )
     else:

@@ -13,10 +13,15 @@ test Tentacle registered on the Cloud instance. This module turns that into evid
   Cloud sees, and the result says so rather than pretending otherwise.
 * **Data centres** (:func:`suggest_data_centres`) group targets and workers by address so the team can
   run a probe *inside* each one: :func:`bash_probe` and :func:`powershell_probe` produce scripts that need
-  no secrets, check outbound TCP 443 and 10943 to the Cloud instance and print PASS/FAIL per port.
+  no secrets and check what the data centre's Tentacles need, by the guide's per-mode firewall rules:
+  outbound TCP 443 (registration) for every Tentacle, outbound 10943 where Tentacles poll. Listening
+  Tentacles also need 10933 *inbound* from Cloud, which no script inside the data centre can test: the
+  script says so (a ``NOTE`` line) rather than fail. They print PASS/FAIL per port.
 * **Verification** (:func:`data_centre_verified`) applies the guide's recommendation: a data centre counts
-  as verified when its test Tentacle, a destination machine named or tagged ``octowiz-probe-<slug>``, is
-  ``Healthy`` on the Cloud instance.
+  as verified when its test Tentacle, a destination target or worker named (or a target tagged)
+  ``octowiz-probe-<slug>``, is ``Healthy`` on the Cloud instance in the communication mode the data
+  centre's Tentacles use: a healthy polling probe proves nothing about inbound 10933, nor a listening one
+  about outbound 10943.
 
 Everything lands in a :class:`ConnectivityReport`, a plain JSON-ready dataclass the journal can store.
 
@@ -83,6 +88,10 @@ BUILT_IN_FEED_TYPES = frozenset({"BuiltIn", "OctopusProject"})
 BUILT_IN_FEED_IDS = frozenset({"feeds-builtin", "feeds-builtin-releases"})
 
 _REGISTRATION = "Tentacle registration, HTTPS"
+#: Tentacle communication modes, in the order octowiz names them.
+POLLING_MODE = "polling"
+LISTENING_MODE = "listening"
+MODES = (POLLING_MODE, LISTENING_MODE)
 _POLLING = "polling Tentacle communication"
 _LISTENING = "listening Tentacle communication"
 
@@ -96,6 +105,21 @@ _DATA_CENTRE_STYLES = frozenset(
         CommunicationStyle.KUBERNETES_TENTACLE,
     }
 )
+#: The communication mode each style's firewall rules follow: the Kubernetes agent polls like a Tentacle.
+_STYLE_MODES = {
+    CommunicationStyle.TENTACLE_ACTIVE.value: POLLING_MODE,
+    CommunicationStyle.KUBERNETES_TENTACLE.value: POLLING_MODE,
+    CommunicationStyle.TENTACLE_PASSIVE.value: LISTENING_MODE,
+}
+#: What a test Tentacle must be registered as to prove a mode, and what it proves.
+_PROBE_STYLES = {
+    POLLING_MODE: CommunicationStyle.TENTACLE_ACTIVE.value,
+    LISTENING_MODE: CommunicationStyle.TENTACLE_PASSIVE.value,
+}
+_PROVES = {
+    POLLING_MODE: f"outbound TCP {POLLING_PORT} to Octopus Cloud",
+    LISTENING_MODE: f"inbound TCP {LISTENING_PORT} from Octopus Cloud",
+}
 #: Styles that connect out to Octopus and so have no address Octopus knows.
 _UNADDRESSED_STYLES = frozenset({CommunicationStyle.TENTACLE_ACTIVE, CommunicationStyle.KUBERNETES_TENTACLE})
 #: Top-level domains that only exist inside an organisation.
@@ -607,12 +631,16 @@ class DataCentre:
         machine_ids: the targets and workers in it.
         hosts: their addresses (empty for polling Tentacles, which have none).
         basis: why these were grouped (``same private network 10.1.0.0/16``).
+        modes: the communication modes its Tentacles use (``polling``, ``listening``, in that order);
+            empty when none of its machines is a Tentacle (SSH only) or nothing says (a hand-made one).
+            The probe scripts and the verification follow them.
     """
 
     name: str
     machine_ids: list[str] = field(default_factory=list)
     hosts: list[str] = field(default_factory=list)
     basis: str = ""
+    modes: list[str] = field(default_factory=list)
 
     @property
     def slug(self) -> str:
@@ -626,7 +654,7 @@ class DataCentre:
 
     def renamed(self, name: str) -> DataCentre:
         """The same data centre under another name."""
-        return DataCentre(name, list(self.machine_ids), list(self.hosts), self.basis)
+        return DataCentre(name, list(self.machine_ids), list(self.hosts), self.basis, list(self.modes))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -640,6 +668,7 @@ class DataCentre:
             machine_ids=list(data.get("machine_ids", [])),
             hosts=list(data.get("hosts", [])),
             basis=str(data.get("basis", "")),
+            modes=[str(mode) for mode in data.get("modes", [])],
         )
 
 
@@ -653,7 +682,19 @@ def merge_data_centres(name: str, *data_centres: DataCentre) -> DataCentre:
     machine_ids = list(dict.fromkeys(mid for dc in data_centres for mid in dc.machine_ids))
     hosts = list(dict.fromkeys(h for dc in data_centres for h in dc.hosts))
     basis = "merged: " + "; ".join(dc.name for dc in data_centres)
-    return DataCentre(name, machine_ids, hosts, basis)
+    return DataCentre(
+        name, machine_ids, hosts, basis, _ordered_modes(m for dc in data_centres for m in dc.modes)
+    )
+
+
+def _ordered_modes(modes: Iterable[str]) -> list[str]:
+    seen = set(modes)
+    return [mode for mode in MODES if mode in seen]
+
+
+def tentacle_mode(machine: MachineBase) -> str | None:
+    """``polling`` or ``listening`` for a Tentacle (a Kubernetes agent polls), None for anything else."""
+    return _STYLE_MODES.get(machine.communication_style or "")
 
 
 def machine_host(machine: MachineBase) -> str | None:
@@ -727,7 +768,8 @@ def suggest_data_centres(
     DNS domain suffix go together (``web01.omaha.example.com`` and ``db01.omaha.example.com``), and
     polling Tentacles, which have no address, go together by environment (targets; roles when they have
     none) or worker pool (workers). Cloud regions, Azure and other machines without a data centre of
-    their own are left out. The result is plain data: rename with :meth:`DataCentre.renamed`, merge
+    their own are left out. Each data centre records the modes its Tentacles use
+    (:attr:`DataCentre.modes`). The result is plain data: rename with :meth:`DataCentre.renamed`, merge
     with :func:`merge_data_centres`.
 
     Args:
@@ -754,6 +796,8 @@ def suggest_data_centres(
         dc = groups.setdefault(key, DataCentre(name, basis=basis))
         order[key] = rank
         dc.machine_ids.append(machine.id or machine.name or "?")
+        if (mode := tentacle_mode(machine)) is not None:
+            dc.modes = _ordered_modes([*dc.modes, mode])
         if host and host not in dc.hosts:
             dc.hosts.append(host)
     result = sorted(groups.items(), key=lambda kv: (order[kv[0]], kv[1].name.lower()))
@@ -820,9 +864,19 @@ def _powershell_dns() -> list[str]:
     ]
 
 
-def _script_ports(destination_url: str, https_port: int | None, polling_port: int) -> list[tuple[int, str]]:
+def _polls(data_centre: DataCentre) -> bool:
+    """Whether the data centre's scripts check the polling port: polling Tentacles, or no mode known."""
+    return POLLING_MODE in data_centre.modes or not data_centre.modes
+
+
+def _script_ports(
+    destination_url: str, data_centre: DataCentre, https_port: int | None, polling_port: int
+) -> list[tuple[int, str]]:
+    """The outbound checks, by the guide's firewall rules: 443 for every Tentacle, 10943 for polling ones."""
     _, url_port = _host_port(destination_url)
-    ports = [(https_port or url_port, _REGISTRATION), (polling_port, _POLLING)]
+    ports = [(https_port or url_port, _REGISTRATION)]
+    if _polls(data_centre):
+        ports.append((polling_port, _POLLING))
     for port, _ in ports:
         if not 0 < port < 65536:
             raise ValueError(f"{port} is not a TCP port")
@@ -850,15 +904,42 @@ def _ps_quote(text: str) -> str:
     return "'" + re.sub(r"(['\u2018\u2019\u201a\u201b])", r"\1\1", text) + "'"
 
 
-def _header(comment: str, dc_name: str, host: str, ports: list[tuple[int, str]], timeout: int) -> list[str]:
+def _inbound_note(data_centre: DataCentre) -> str | None:
+    """The ``NOTE`` line for listening Tentacles' inbound port, which no script inside can test."""
+    if LISTENING_MODE not in data_centre.modes:
+        return None
+    return (
+        f"NOTE  TCP {LISTENING_PORT} inbound from Octopus Cloud ({_LISTENING}) cannot be tested from inside "
+        f"the data centre: allow it in the firewall; a listening test Tentacle named "
+        f"{data_centre.probe_marker} that Octopus Cloud reports Healthy proves it"
+    )
+
+
+def _header(
+    comment: str, data_centre: DataCentre, host: str, ports: list[tuple[int, str]], timeout: int
+) -> list[str]:
     width = max(len(str(p)) for p, _ in ports) + 2
+    modes = data_centre.modes
     lines = [
-        f"{comment} octowiz connectivity probe for data centre: {dc_name}",
+        f"{comment} octowiz connectivity probe for data centre: {_one_line(data_centre.name)}",
         f"{comment}",
         f"{comment} Run it on a machine in that data centre. It checks that the machine resolves the Octopus",
         f"{comment} Cloud instance {host} and can open outbound TCP connections to it:",
     ]
     lines += [f"{comment}   {str(p).ljust(width)}{purpose}" for p, purpose in ports]
+    if not modes:
+        lines += [
+            f"{comment} No Tentacle in this data centre says which mode it will use, so it checks what",
+            f"{comment} polling Tentacles need (listening ones: 443 outbound, {LISTENING_PORT} inbound).",
+        ]
+    elif LISTENING_MODE in modes:
+        kind = "Some of its Tentacles listen" if POLLING_MODE in modes else "Its Tentacles listen"
+        lines += [
+            f"{comment} {kind}: Octopus Cloud must also reach them on TCP {LISTENING_PORT} inbound,",
+            f"{comment} which no script inside the data centre can test; it prints a NOTE for it, and a",
+            f"{comment} listening test Tentacle named {data_centre.probe_marker}, Healthy on Octopus Cloud,",
+            f"{comment} proves it.",
+        ]
     lines += [
         f"{comment} Each check waits at most {timeout} seconds. It needs no credentials, sends no data and",
         f"{comment} changes nothing. It prints PASS or FAIL per check; the exit code is 0 when every check",
@@ -877,15 +958,19 @@ def bash_probe(
 ) -> str:
     """A bash script that checks outbound TCP to the destination from a machine in ``data_centre``.
 
+    The checks follow the data centre's Tentacle modes (:attr:`DataCentre.modes`): 443 always, 10943 when
+    Tentacles poll (or no mode is known), and for listening Tentacles a ``NOTE`` line about 10933 inbound,
+    which cannot be tested from inside and never fails the script.
+
     It uses ``timeout`` with bash's ``/dev/tcp``, falls back to ``nc -z`` where ``timeout`` is missing
     (macOS), and to a plain ``/dev/tcp`` connect without either. Only the destination's host goes into
     the script: user info, paths and queries of the URL are dropped.
 
     Args:
         destination_url: the Octopus Cloud instance URL.
-        data_centre: where the script will run (named in its output).
+        data_centre: where the script will run (named in its output), with its Tentacles' modes.
         https_port: the registration port; default the URL's port, 443 for https.
-        polling_port: the polling Tentacle port (10943).
+        polling_port: the polling Tentacle port (10943), checked only where Tentacles poll.
         timeout_seconds: how long each connection attempt may take.
 
     Returns:
@@ -895,9 +980,10 @@ def bash_probe(
         ValueError: the URL has no usable host, or a port is out of range.
     """
     host = _script_host(destination_url)
-    ports = _script_ports(destination_url, https_port, polling_port)
+    ports = _script_ports(destination_url, data_centre, https_port, polling_port)
     name = _one_line(data_centre.name)
-    lines = ["#!/usr/bin/env bash", *_header("#", name, host, ports, timeout_seconds)]
+    note = _inbound_note(data_centre)
+    lines = ["#!/usr/bin/env bash", *_header("#", data_centre, host, ports, timeout_seconds)]
     lines += [
         "set -u",
         "",
@@ -948,6 +1034,7 @@ def bash_probe(
         "    failures=$((failures + 1))",
         "  fi",
         "done",
+        *([f"echo {_sh_quote(note)}"] if note else []),
         "",
         'if [ "$failures" -gt 0 ]; then',
         '  echo "RESULT: FAIL (${failures} check(s) failed)"',
@@ -974,9 +1061,9 @@ def powershell_probe(
 
     Args:
         destination_url: the Octopus Cloud instance URL.
-        data_centre: where the script will run (named in its output).
+        data_centre: where the script will run (named in its output), with its Tentacles' modes.
         https_port: the registration port; default the URL's port, 443 for https.
-        polling_port: the polling Tentacle port (10943).
+        polling_port: the polling Tentacle port (10943), checked only where Tentacles poll.
         timeout_seconds: how long each connection attempt may take.
 
     Returns:
@@ -986,9 +1073,10 @@ def powershell_probe(
         ValueError: the URL has no usable host, or a port is out of range.
     """
     host = _script_host(destination_url)
-    ports = _script_ports(destination_url, https_port, polling_port)
+    ports = _script_ports(destination_url, data_centre, https_port, polling_port)
     name = _one_line(data_centre.name)
-    lines = _header("#", name, host, ports, timeout_seconds)
+    note = _inbound_note(data_centre)
+    lines = _header("#", data_centre, host, ports, timeout_seconds)
     lines += [
         "$ErrorActionPreference = 'Stop'",
         "",
@@ -1029,6 +1117,7 @@ def powershell_probe(
         "        $Client.Close()",
         "    }",
         "}",
+        *([f"Write-Output {_ps_quote(note)}"] if note else []),
         "",
         "if ($Failures -gt 0) {",
         '    Write-Output "RESULT: FAIL (${Failures} check(s) failed)"',
@@ -1151,10 +1240,14 @@ def data_centre_verified(
 ) -> DataCentreVerification:
     """Is the data centre proven by a healthy test Tentacle registered on the destination?
 
-    The guide recommends a test server with a Tentacle in each data centre, registered with Octopus
-    Cloud. octowiz recognises it by name or role ``octowiz-probe-<slug>`` (see
-    :attr:`DataCentre.probe_marker`); the data centre counts as verified when one such enabled machine
-    has ``HealthStatus`` ``Healthy`` (``HasWarnings`` does not count: its health check found a problem).
+    The guide recommends a test server in each data centre with a Tentacle *in the desired communication
+    mode*, registered with Octopus Cloud. octowiz recognises it by name ``octowiz-probe-<slug>`` (a
+    deployment target or a worker) or by that role (a target; see :attr:`DataCentre.probe_marker`). It
+    must be enabled with ``HealthStatus`` ``Healthy`` (``HasWarnings`` does not count: its health check
+    found a problem) and registered in each mode the data centre's Tentacles use
+    (:attr:`DataCentre.modes`): a polling one (``TentacleActive``) proves outbound 10943, a listening one
+    (``TentaclePassive``) inbound 10933, so one of each where both are used. A probe in another mode is
+    named in the sentence and does not count. A data centre with no known mode takes any healthy probe.
 
     Args:
         data_centre: the data centre.
@@ -1182,24 +1275,56 @@ def data_centre_verified(
 
     def describe(m: MachineBase) -> str:
         style = _STYLE_WORDS.get(m.communication_style or "", m.communication_style or "unknown style")
-        return f"'{m.name}' ({m.id}, {style})"
+        kind = "worker " if isinstance(m, Worker) else ""
+        return f"{kind}'{m.name}' ({m.id}, {style})"
+
+    def state(m: MachineBase) -> str:
+        if m.is_disabled:
+            return "disabled on the destination, so its health does not count"
+        text = f"{m.health_status or 'of unknown health'} on the destination"
+        if m.status_summary:
+            text += f" ({_one_line(m.status_summary)})"
+        return text
+
+    def probe_mode(m: MachineBase) -> str | None:
+        return next((mode for mode, style in _PROBE_STYLES.items() if style == m.communication_style), None)
 
     healthy = [m for m in found if not m.is_disabled and m.health_status == "Healthy"]
-    others = len(found) - 1
+    needed = data_centre.modes
+    proofs = [m for m in healthy if not needed or probe_mode(m) in needed]
+    proven = {probe_mode(m) for m in proofs}
+    missing = [mode for mode in needed if mode not in proven]
+    # The probe shown per mode the data centre uses (the first healthy one when it has no known mode).
+    per_mode = {probe_mode(m): m for m in reversed(proofs)}
+    chosen = [per_mode[mode] for mode in needed if mode in per_mode] or proofs[:1]
+    others = len(found) - max(1, len(chosen))
     carry = "other machines carry" if others != 1 else "other machine carries"
-    also = f" ({others} {carry} the marker)" if others else ""
-    if healthy:
-        return verdict(
-            True, f"Test Tentacle {describe(healthy[0])} from {dc} is Healthy on the destination{also}."
-        )
-    m = found[0]
-    if m.is_disabled:
-        state = "disabled on the destination, so its health does not count"
+    also = f" ({others} {carry} the marker)" if others > 0 else ""
+    if proofs and not missing:
+        if len(chosen) == 1:
+            return verdict(
+                True, f"Test Tentacle {describe(chosen[0])} from {dc} is Healthy on the destination{also}."
+            )
+        both = " and ".join(describe(m) for m in chosen)
+        return verdict(True, f"Test Tentacles {both} from {dc} are Healthy on the destination{also}.")
+    if not needed:
+        return verdict(False, f"Test Tentacle {describe(found[0])} from {dc} is {state(found[0])}{also}.")
+    mode = missing[0]
+    register = f"a {mode} Tentacle ({_PROBE_STYLES[mode]}), which proves {_PROVES[mode]}"
+    in_mode = [m for m in found if probe_mode(m) == mode]
+    if in_mode:
+        return verdict(False, f"Test Tentacle {describe(in_mode[0])} from {dc} is {state(in_mode[0])}{also}.")
+    wrong = next((m for m in healthy if probe_mode(m) != mode), found[0])
+    uses = " and ".join(needed)
+    if probe_mode(wrong) in needed:  # it proves the data centre's other mode: one more is needed
+        why = f" and none of its test Tentacles is {mode}: register another as {register}"
     else:
-        state = f"{m.health_status or 'of unknown health'} on the destination"
-        if m.status_summary:
-            state += f" ({_one_line(m.status_summary)})"
-    return verdict(False, f"Test Tentacle {describe(m)} from {dc} is {state}{also}.")
+        why = f", so it does not count: register it as {register}"
+    return verdict(
+        False,
+        f"Test Tentacle {describe(wrong)} from {dc} is {state(wrong)}, but the data centre's Tentacles "
+        f"are {uses}{why}{also}.",
+    )
 
 
 def verify_data_centres(

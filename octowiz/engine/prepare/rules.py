@@ -82,7 +82,12 @@ VCS_EXPORT_VERSION = (2025, 2, 5601)
 GB = 1000**3
 CLOUD_FILE_STORAGE = 1000 * GB  # paid plans
 CLOUD_COMMUNITY_STORAGE = 20 * GB
-CLOUD_PACKAGE_LIMIT = 5 * GB
+#: Octopus Cloud's limit for one package, the one value both the readiness rule and the package copy
+#: (:mod:`octowiz.engine.migrate.gaps`) use. Octopus states it as "5 GB" (octopus-api.md §11.4) without
+#: saying which gigabyte; octowiz reads it as 5 GiB (5 x 1024^3 bytes), the unit .NET code and the
+#: simulated Cloud count in. Were Octopus to mean 5 x 1000^3, the 7% between the two would show as a
+#: refused upload (413) that gaps reports, rather than octowiz refusing packages Cloud accepts.
+CLOUD_PACKAGE_LIMIT = 5 * 1024**3
 CLOUD_RETENTION_DAYS = 30
 TENTACLE_STYLES = {"TentaclePassive": "listening Tentacle", "TentacleActive": "polling Tentacle"}
 RECREATE_STYLES = {

@@ -153,13 +153,16 @@ async def run_connectivity(
     settings = await asyncio.to_thread(lambda: journal.settings)
     async with clients(context, settings) as (source, destination):
         assert destination is not None
-        feeds, machines, workers, remote, environments, pools = await asyncio.gather(
-            source.feeds(),
-            source.machines(),
-            source.workers(),
-            destination.machines(),
-            source.environments(),
-            source.worker_pools(),
+        (feeds, machines, workers, environments, pools), (remote, remote_workers) = await asyncio.gather(
+            asyncio.gather(
+                source.feeds(),
+                source.machines(),
+                source.workers(),
+                source.environments(),
+                source.worker_pools(),
+            ),
+            # A probe Tentacle registered as a worker verifies its data centre as well as a target does.
+            asyncio.gather(destination.machines(), destination.workers()),
         )
     url = str(settings.get("destination_url"))
     everything = [*machines, *workers]
@@ -182,7 +185,7 @@ async def run_connectivity(
     names = {str(e.id): str(e.name) for e in environments} | {str(p.id): str(p.name) for p in pools}
     renames = settings.get("data_centre_names") or {}
     report.data_centres = name_data_centres(suggest_data_centres(everything, names), renames)
-    report.verifications = verify_data_centres(report.data_centres, remote)
+    report.verifications = verify_data_centres(report.data_centres, [*remote, *remote_workers])
     if scripts_dir is not None:
         await asyncio.to_thread(write_probe_scripts, scripts_dir, url, report.data_centres)
     await asyncio.to_thread(lambda: journal.record_scan("connectivity", report.to_dict(), report.finished_at))

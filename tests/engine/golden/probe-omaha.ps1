@@ -4,6 +4,8 @@
 # Cloud instance acme.octopus.app and can open outbound TCP connections to it:
 #   443    Tentacle registration, HTTPS
 #   10943  polling Tentacle communication
+# No Tentacle in this data centre says which mode it will use, so it checks what
+# polling Tentacles need (listening ones: 443 outbound, 10933 inbound).
 # Each check waits at most 5 seconds. It needs no credentials, sends no data and
 # changes nothing. It prints PASS or FAIL per check; the exit code is 0 when every check
 # passes and 1 when any fails.
