@@ -32,13 +32,41 @@ FAST: dict[str, Any] = {"task_queued_seconds": 0.01, "task_executing_seconds": 0
 SETTINGS = migrate.WaveSettings(poll_interval=0.01)
 
 
-def fast_sim(**cloud: Any) -> Simulator:
-    return Simulator(
+def fast_sim(*, server_steps: bool = False, **cloud: Any) -> Simulator:
+    """The demo on a fast clock; unless ``server_steps``, its run-on-server steps moved to workers first.
+
+    The guide says to move steps that run on the Server to workers before migrating, and verification
+    reports a step the import moved to Cloud's dynamic pool as a difference to accept: these tests
+    migrate a wave the way the guide prepares one, so it can verify.
+    """
+    sim = Simulator(
         None,
         "demo",
         server=InstanceConfig("server", **FAST),
         cloud=InstanceConfig("cloud", **{**FAST, **cloud}),
     )
+    if not server_steps:
+        steps_to_workers(sim)
+    return sim
+
+
+def steps_to_workers(sim: Simulator) -> None:
+    """Point every run-on-server action of the Server's processes at its 'Linux Workers' pool."""
+    store = sim.server.store
+    pool = next(p["Id"] for p in store.all("workerpools") if p["Name"] == "Linux Workers")
+    for coll in ("deploymentprocesses", "runbookprocesses"):
+        for doc in store.all(coll):
+            changed = False
+            for step in doc.get("Steps") or []:
+                for action in step.get("Actions") or []:
+                    props = action.get("Properties") or {}
+                    if str(props.get("Octopus.Action.RunOnServer", "")).lower() == "true" and not action.get(
+                        "WorkerPoolId"
+                    ):
+                        action["WorkerPoolId"] = pool
+                        changed = True
+            if changed:
+                store.put(coll, doc)
 
 
 @pytest.fixture

@@ -73,9 +73,31 @@ async def migrate(clients: Clients, sim: Simulator, names: list[str], tmp_path: 
     return {n: found[n] for n in names}
 
 
+def to_workers(store: Store, project: str, pool: str = "Linux Workers") -> None:
+    """Point a project's run-on-server steps at a pool of workers, as the guide asks before migrating."""
+    pool_id = named(store, "workerpools", pool)["Id"]
+
+    def change(doc: Doc) -> None:
+        for s in doc["Steps"]:
+            for a in s["Actions"]:
+                if (a.get("Properties") or {}).get("Octopus.Action.RunOnServer") == "true":
+                    a["WorkerPoolId"] = pool_id
+
+    tamper(store, "deploymentprocesses", f"deploymentprocess-{project_id_in(store, project)}", change)
+
+
+def project_id_in(store: Store, name: str) -> str:
+    return str(named(store, "projects", name)["Id"])
+
+
 @pytest.fixture
 async def acme_web(pair: Clients, sim: Simulator, tmp_path: Path) -> tuple[str, str]:
-    """Acme Web (tenanted, a logo, triggers, a runbook, a run-on-server step) imported on Cloud."""
+    """Acme Web (tenanted, a logo, triggers, a runbook, a run-on-server step) imported on Cloud.
+
+    Its run-on-server step was first moved to the Server's 'Linux Workers' pool, as the guide asks, so
+    the import keeps it there (a step left on the Server is a difference: see its own test).
+    """
+    to_workers(sim.server.store, "Acme Web")
     ids = await migrate(pair, sim, ["Acme Web"], tmp_path)
     return project_id(sim, "Acme Web"), ids["Acme Web"]
 
@@ -139,11 +161,8 @@ async def test_fresh_import_differs_only_by_what_export_leaves_out(
     assert before_gaps.checked == [
         "settings", "steps", "variables", "channels", "lifecycles", "tenants", "runbooks", "releases",
     ]  # fmt: skip
-    # What Octopus changes on purpose is said, but is not a difference.
+    # What Octopus changes on purpose and needs nothing from the team is said, but is not a difference.
     assert before_gaps.notes == [
-        "Step 'Run pre-deploy checks' ran on the Server's default worker pool or its built-in worker; on "
-        "Octopus Cloud it runs on the default worker pool ('Hosted Ubuntu'), the conversion Octopus makes "
-        "on import.",
         "Variable 'Web.BindingHost' is scoped to target(s) 'web01', which Octopus Cloud does not have yet "
         "(targets are not exported): check this scope once they are registered.",
     ]
@@ -214,7 +233,7 @@ async def test_every_demo_project_compared_with_itself_verifies(pair: Clients, s
     assert (*everything, "logo", "releases") in {tuple(r.checked) for r in results}
 
 
-async def test_a_run_on_server_step_verifies_with_a_note(
+async def test_a_run_on_server_step_moved_to_the_dynamic_pool_is_a_difference_to_accept(
     pair: Clients, sim: Simulator, tmp_path: Path
 ) -> None:
     ids = await migrate(pair, sim, ["Acme Database"], tmp_path)
@@ -222,11 +241,20 @@ async def test_a_run_on_server_step_verifies_with_a_note(
     [moved] = [a for s in process["Steps"] for a in s["Actions"] if a["Name"] == "Run migrations"]
     assert moved["WorkerPoolId"] == named(sim.cloud.store, "workerpools", "Hosted Ubuntu")["Id"]
 
+    # The guide: move steps to workers before migrating. Octopus's conversion is on purpose, but the step's
+    # dynamic workers cannot reach the team's network: a difference the team must accept, never a quiet note.
     result = await verify_project(*pair, project_id(sim, "Acme Database"))
-    assert result.verified, whats(result)
-    assert result.notes == [
-        "Step 'Run migrations' ran on the Server's default worker pool or its built-in worker; on Octopus "
-        "Cloud it runs on the default worker pool ('Hosted Ubuntu'), the conversion Octopus makes on import."
+    assert not result.verified and result.notes == []
+    assert result.differences == [
+        Difference(
+            "steps",
+            "Step 'Run migrations' ran on the Server's default worker pool or its built-in worker; on "
+            "Octopus Cloud it runs on the default worker pool ('Hosted Ubuntu'), the conversion Octopus "
+            "makes on import: its dynamic workers cannot reach your network, so accept this only if the "
+            "step needs nothing there, or point the step at a worker pool of your own",
+            "the default worker pool ('Default Worker Pool')",
+            "the default worker pool ('Hosted Ubuntu')",
+        )
     ]
 
     # A step moved to another pool than the default one is a difference, not the expected conversion.
@@ -696,6 +724,7 @@ async def test_requests_do_not_grow_with_steps_variables_channels_or_runbooks(
 
 
 async def test_a_batch_reads_space_wide_lists_once(pair: Clients, sim: Simulator, tmp_path: Path) -> None:
+    to_workers(sim.server.store, "Acme Database")  # so that it verifies: its step ran on the Server
     await migrate(pair, sim, ["Intranet CMS", "Acme Database"], tmp_path)
     ids = [
         project_id(sim, "Intranet CMS"),
@@ -751,7 +780,7 @@ async def test_results_round_trip_and_format(
     assert text.splitlines()[0].startswith("Acme Web: 3 differences (compared settings, steps, ")
     assert "  - [logo] The project logo is not on Octopus Cloud" in text
     assert "      Server: sha256 " in text
-    assert "  note: Step 'Run pre-deploy checks' ran on" in text
+    assert "  note: Variable 'Web.BindingHost' is scoped to target(s) 'web01'" in text
     assert text.splitlines()[-1] == "1 of 2 projects verified."
 
     markdown = format_verification(results, "markdown")

@@ -29,6 +29,7 @@ from octowiz.sim.simulator import Simulator
 from octowiz.tui.screens.migrate import MigrateScreen, PasswordDialog, PreviewDialog
 from octowiz.tui.screens.waves import AddToWaveDialog, WavesScreen
 from octowiz.tui.styles import css_path
+from tests.engine.test_migrate import fast_sim as migrate_fast_sim
 from tests.tui.tuikit import connected, demo_context, settle
 
 SIZE = (130, 44)
@@ -60,9 +61,7 @@ HostPilot = Pilot[None]
 
 
 def fast_sim() -> Simulator:
-    return Simulator(
-        None, "demo", server=InstanceConfig("server", **FAST), cloud=InstanceConfig("cloud", **FAST)
-    )
+    return migrate_fast_sim()  # the demo with its run-on-server steps moved to workers, as the guide says
 
 
 @pytest.fixture

@@ -44,6 +44,8 @@ from typing import Any
 import octowiz.engine.migrate.gaps as gaps
 import octowiz.engine.migrate.verify as verify
 from octowiz.engine.context import Context
+from octowiz.engine.migrate.accept import STAGE as STAGE_ACCEPTED
+from octowiz.engine.migrate.accept import accepted_keys
 from octowiz.journal import Journal
 from octowiz.octopus import models as m
 from octowiz.octopus.client import OctopusClient, TaskProgress
@@ -907,6 +909,8 @@ class WaveRun:
                     expect_triggers=True,
                     shared=shared,
                 )
+            # Differences the team accepted before stay accepted when the very same ones are found again.
+            result = result.with_accepted(accepted_keys(stages.get(STAGE_ACCEPTED, ("", {}))[1]))
             o.verification = result
             o.manual = list(stages.get("manual", ("", {}))[1].get("items") or [])
             o.state = "verified" if result.verified else "differences"

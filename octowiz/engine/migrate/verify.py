@@ -54,11 +54,19 @@ Deliberately not compared, because export/import legitimately changes them or th
 * the contents of library variable sets: they are shared by many projects and merged on import, so
   they belong to a space-level check; the project's inclusion of them is compared by name.
 
-Expected changes are reported as **notes**, not differences: a step that ran on the Server (no worker
-pool, ``Octopus.Action.RunOnServer``) is moved to the destination's default worker pool by the import
-(octopus-api.md §5.6); a variable scoped to a deployment target that Octopus Cloud does not have yet
+Expected changes that need nothing from the team are reported as **notes**, not differences: a variable
+scoped to a deployment target that Octopus Cloud does not have yet
 (targets are not exported); a project disabled on the Server but enabled on Octopus Cloud (the state
-after cut-over). A project disabled on Octopus Cloud but enabled on the Server *is* a difference.
+after cut-over); a trigger disabled on Octopus Cloud but enabled on the Server while the Server's
+project is still enabled (recreated triggers are held disabled until the cut-over). A project disabled
+on Octopus Cloud but enabled on the Server *is* a difference, and so is such a trigger once the
+Server's project is disabled.
+
+A step that ran on the Server (no worker pool, ``Octopus.Action.RunOnServer``) and that the import moved
+to Cloud's default (dynamic) worker pool (octopus-api.md §5.6) is a **difference** the team must accept,
+not a note: Octopus does it on purpose, but the step's new workers cannot reach the team's network, and
+the guide says to move such steps to workers before migrating. The project stays ``differences`` (and
+``octowiz migrate`` exits 3) until the step runs on the same pool on both sides.
 
 Requests are bounded per project and do not grow with the number of steps, variables, channels or
 runbooks. Per instance: one read each of the project (on Cloud, found by name when no id is given), its
@@ -75,6 +83,7 @@ rounds (what the second round reads depends on the first).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import re
@@ -179,8 +188,11 @@ class Verification:
         checked: the areas compared.
         requests: requests this verification sent to both instances (space-wide lists shared with
             other projects of a batch are counted once, by the project that read them first).
-        notes: expected changes worth knowing (run-on-server steps moved to the default worker pool,
-            scopes to targets not registered yet), which do not count as differences.
+        notes: expected changes worth knowing that need nothing from the team (scopes to targets not
+            registered yet), which do not count as differences; a run-on-server step moved to Cloud's
+            default worker pool is a difference instead.
+        accepted: differences the team looked at and accepted (``engine/migrate/accept.py``): they
+            no longer count, and are shown as accepted.
     """
 
     project_id: str
@@ -190,6 +202,13 @@ class Verification:
     checked: list[str]
     requests: int = 0
     notes: list[str] = field(default_factory=list)
+    accepted: list[Difference] = field(default_factory=list)
+
+    def with_accepted(self, keys: set[tuple[str, str]]) -> Verification:
+        """This verification with the differences whose ``(area, what)`` the team accepted set apart."""
+        keep = [d for d in self.differences if (d.area, d.what) not in keys]
+        taken = [d for d in self.differences if (d.area, d.what) in keys]
+        return dataclasses.replace(self, differences=keep, accepted=[*self.accepted, *taken])
 
     @property
     def verified(self) -> bool:
@@ -207,6 +226,7 @@ class Verification:
             "checked": list(self.checked),
             "requests": self.requests,
             "notes": list(self.notes),
+            "accepted": [d.to_dict() for d in self.accepted],
         }
 
     @classmethod
@@ -221,6 +241,7 @@ class Verification:
             checked=[str(a) for a in data.get("checked") or []],
             requests=int(data.get("requests") or 0),
             notes=[str(n) for n in data.get("notes") or []],
+            accepted=[Difference.from_dict(d) for d in data.get("accepted") or []],
         )
 
 
@@ -909,11 +930,19 @@ def _compare_pool(
         if s_pool is not None and d_pool is not None and s_pool.name == d_pool.name:
             return  # the same pool by name (the import matches pools by name or creates them empty)
     if s_default and d_default:
-        # Octopus Cloud moves run-on-server steps to its default worker pool (octopus-api.md §5.6).
+        # Octopus Cloud moves run-on-server steps to its default worker pool (octopus-api.md §5.6). That is
+        # expected, but not harmless: the step now runs on dynamic workers that cannot reach the team's
+        # network, and the guide says to move such steps to workers *before* migrating. So it is a
+        # difference the team must look at and accept, not a note that verifies quietly.
         if _runs_on_server(a) and not a.worker_pool_id and b.worker_pool_id:
-            out.note(
+            out.diff(
+                area,
                 f"{subject} ran on {SERVER}'s default worker pool or its built-in worker; on {CLOUD} it "
-                f"runs on {d_label}, the conversion Octopus makes on import."
+                f"runs on {d_label}, the conversion Octopus makes on import: its dynamic workers cannot "
+                "reach your network, so accept this only if the step needs nothing there, or point the "
+                "step at a worker pool of your own",
+                s_label,
+                d_label,
             )
         return
     out.diff(area, f"{subject} runs on {s_label} on {SERVER} but on {d_label} on {CLOUD}", s_label, d_label)
@@ -1392,7 +1421,13 @@ def _triggers(src: _Snap, dst: _Snap, out: _Out) -> None:
             s.action.action_type if s.action else None,
             d.action.action_type if d.action else None,
         )
-        if bool(s.is_disabled) != bool(d.is_disabled):
+        if bool(d.is_disabled) and not s.is_disabled and not src.project.is_disabled:
+            # Recreated triggers are held disabled until the project is cut over (the Server's copy
+            # disabled), so a schedule never fires on both instances: expected, not a difference.
+            out.note(
+                f"{subject} is disabled on {CLOUD} until the project is cut over; the cut-over enables it."
+            )
+        elif bool(s.is_disabled) != bool(d.is_disabled):
             on, off = (CLOUD, SERVER) if d.is_disabled else (SERVER, CLOUD)
             out.diff(
                 area,

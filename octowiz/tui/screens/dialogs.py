@@ -9,7 +9,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
@@ -126,6 +126,75 @@ class ConfirmDelete(ModalScreen[DeleteChoice | None]):
     @on(Button.Pressed, "#confirm")
     def _confirm(self) -> None:
         self.dismiss(DeleteChoice(self.query_one("#forget", Checkbox).value))
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    """A typed confirmation was given; ``reason`` is the override reason, where one was asked for."""
+
+    reason: str = ""
+
+
+class TypedConfirm(ModalScreen[Confirmed | None]):
+    """Preview a change to an instance and confirm it by typing a word (and, optionally, a reason).
+
+    Used for everything octowiz changes that a person would want to read first: scripts run through the
+    script console, disabling projects on the Server, overrides of a failed precondition.
+    """
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", tooltip="Change nothing", id="typed.cancel")]
+
+    def __init__(
+        self, title: str, lines: list[str], word: str, *, action: str = "Confirm", reason: str = ""
+    ) -> None:
+        super().__init__()
+        self.heading = title
+        self.lines = lines
+        self.word = word
+        self.action = action
+        self.reason_hint = reason
+
+    def compose(self) -> ComposeResult:
+        preview = Text()
+        for line in self.lines:
+            preview.append("  • ", style="bright_black")
+            preview.append(f"{line}\n")
+        preview.rstrip()
+        with Vertical(id="dialog"):
+            yield Label(self.heading, classes="dialog-title")
+            with VerticalScroll(id="typed-preview"):
+                yield Static(preview, id="typed-lines")
+            if self.reason_hint:
+                yield Static(self.reason_hint, id="typed-reason-hint")
+                yield Input(placeholder="Why (recorded in the journal)", id="typed-reason")
+            yield Static(f"Type {self.word} to confirm:", id="typed-hint")
+            yield Input(placeholder=self.word, id="typed-word")
+            yield Static("", id="typed-error")
+            with Horizontal(classes="dialog-actions"):
+                yield Button(self.action, id="confirm", variant="warning")
+                yield Button("Cancel", id="cancel", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#typed-reason" if self.reason_hint else "#typed-word", Input).focus()
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#confirm")
+    def _confirm(self) -> None:
+        error = self.query_one("#typed-error", Static)
+        reason = self.query_one("#typed-reason", Input).value.strip() if self.reason_hint else ""
+        if self.reason_hint and not reason:
+            error.update(Text("Say why: the journal records the reason with the change.", style="red"))
+            self.query_one("#typed-reason", Input).focus()
+            return
+        if self.query_one("#typed-word", Input).value.strip() != self.word:
+            error.update(Text(f"Type {self.word} exactly, or Cancel.", style="red"))
+            self.query_one("#typed-word", Input).focus()
+            return
+        self.dismiss(Confirmed(reason))
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

@@ -36,6 +36,7 @@ from textual.widgets import (
 from textual.worker import Worker, WorkerState
 
 from octowiz.engine.context import Context
+from octowiz.engine.migrate.accept import accept_differences
 from octowiz.engine.migrate.run import (
     Event,
     ImportPreview,
@@ -50,6 +51,7 @@ from octowiz.engine.migrate.waves import project_state
 from octowiz.engine.prepare.scanning import latest_readiness
 from octowiz.journal import Journal, JournalError
 from octowiz.octopus.errors import OctopusError
+from octowiz.tui.screens.dialogs import Confirmed, TypedConfirm
 from octowiz.tui.screens.step import StepScreen
 from octowiz.tui.screens.waves import state_style
 from octowiz.tui.widgets.steps import StepList
@@ -401,6 +403,13 @@ class MigrateScreen(StepScreen):
             tooltip="Stop waiting for the wave (the journal keeps what was done; run it again to resume)",
             id="migrate.stop",
         ),
+        Binding(
+            "ctrl+a",
+            "accept",
+            "Accept differences…",
+            tooltip="The highlighted project's differences are understood: accept them, with a reason",
+            id="migrate.accept",
+        ),
         Binding("ctrl+n", "continue", "Continue", tooltip="On to the overview", id="migrate.continue"),
         Binding("ctrl+b", "back", "Back", tooltip="Back to the welcome screen", id="migrate.back"),
     ]
@@ -545,7 +554,8 @@ class MigrateScreen(StepScreen):
         elif "not started" not in states:
             text.append(
                 "Put right what the Verification tab lists (or what failed), then run the wave again: it "
-                "continues where it stopped and verifies again."
+                "continues where it stopped and verifies again. Differences that are fine as they are: "
+                "accept them with a reason (Ctrl+A)."
             )
         else:
             text.append(
@@ -864,6 +874,8 @@ class MigrateScreen(StepScreen):
             )
             for note in v.notes:
                 text.append(f"\n  note: {note}", style="bright_black")
+            for accepted in v.accepted:
+                text.append(f"\n  accepted: {accepted.area}: {accepted.what}", style="bright_black")
         panel.update(text)
 
     @on(DataTable.RowHighlighted, "#verification")
@@ -910,6 +922,57 @@ class MigrateScreen(StepScreen):
         self.query_one("#wave", Select).disabled = self.running
         self.refresh_bindings()  # the footer offers what check_action allows now
 
+    def action_accept(self) -> None:
+        if self.review or self.running:
+            return
+        tabs = self.query_one("#migrate-tabs", TabbedContent)
+        line: ProjectLine | None = None
+        if tabs.active == "tab-verification":
+            row = self.query_one("#verification", DataTable).cursor_row
+            line = self.differences[row][0] if 0 <= row < len(self.differences) else None
+        else:
+            row = self.query_one("#results", DataTable).cursor_row
+            line = self.lines[row] if 0 <= row < len(self.lines) else None
+        if line is None or line.verification is None or line.verification.verified:
+            self.notify(
+                "Highlight a project whose verification found differences.", title="Accept differences"
+            )
+            return
+        chosen = line
+        verification = line.verification
+        lines = [f"{d.area}: {d.what}" for d in verification.differences]
+        lines.append(
+            "Accepted differences no longer count: the project is verified and can be cut over. They stay "
+            "listed as accepted, and the journal keeps your reason."
+        )
+
+        def confirmed(answer: Confirmed | None) -> None:
+            if answer is not None and not self.running:
+                self.accept(chosen.id, answer.reason)
+
+        self.app.push_screen(
+            TypedConfirm(
+                f"Accept {len(verification.differences)} difference(s) of '{chosen.name}'?",
+                lines,
+                "accept",
+                action="Accept",
+                reason="Why are these acceptable (for example: the step needs nothing on our network)?",
+            ),
+            confirmed,
+        )
+
+    @work(exclusive=True, group="migrate-accept", exit_on_error=False)
+    async def accept(self, project_id: str, reason: str) -> None:
+        """Record the acceptance (a journal write on a thread), then show the project verified."""
+        try:
+            await asyncio.to_thread(accept_differences, self.journal, project_id, reason)
+        except (ValueError, JournalError) as exc:
+            self.post_message(WaveStopped(self.wave or "", str(exc), None))
+            return
+        self.read(
+            Text("Accepted: the journal keeps the reason; the project counts as verified.", style="green")
+        )
+
     def action_continue(self) -> None:
         if self.check_action("continue", ()):
             self.dismiss("done")
@@ -923,6 +986,12 @@ class MigrateScreen(StepScreen):
             return not self.review and not self.running and self.wave is not None
         if action == "stop":
             return self.running
+        if action == "accept":
+            return (
+                not self.review
+                and not self.running
+                and any(line.state == "differences" for line in self.lines)
+            )
         if action == "continue":
             return not self.review and not self.running and bool(self.recorded and self.recorded.complete())
         if action == "back":
