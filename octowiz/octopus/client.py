@@ -723,6 +723,42 @@ class OctopusClient:
         """Workers."""
         return await self.list_all(self.space_path("workers"), m.Worker, filters, "listing workers")
 
+    async def create_worker(self, body: dict[str, Any]) -> m.Worker:
+        """Register a worker (never retried: reconcile by listing on failure)."""
+        response = await self.request("POST", self.space_path("workers"), json=body, what="creating a worker")
+        return m.Worker.model_validate(response.json())
+
+    async def update_machine(self, machine_id: str, body: dict[str, Any], *, worker: bool = False) -> Any:
+        """PUT a whole target (or worker) body back (a PUT of the whole document, so retried)."""
+        coll = "workers" if worker else "machines"
+        response = await self.request(
+            "PUT", self.space_path(f"{coll}/{machine_id}"), json=body, what=f"updating a {coll[:-1]}"
+        )
+        return response.json()
+
+    async def machine_policies(self) -> list[m.MachinePolicy]:
+        """Machine policies."""
+        return await self.all_unpaged("machinepolicies", m.MachinePolicy)
+
+    async def create_machine_policy(self, body: dict[str, Any]) -> m.MachinePolicy:
+        """Create a machine policy (never retried: reconcile by name)."""
+        response = await self.request(
+            "POST", self.space_path("machinepolicies"), json=body, what="creating a machine policy"
+        )
+        return m.MachinePolicy.model_validate(response.json())
+
+    async def accounts(self) -> list[m.Account]:
+        """Accounts (their secrets come back as ``HasValue`` only)."""
+        return await self.all_unpaged("accounts", m.Account)
+
+    async def certificates(self) -> list[m.Certificate]:
+        """Certificates (their data and password are write-only)."""
+        return await self.all_unpaged("certificates", m.Certificate)
+
+    async def tenants(self) -> list[m.Tenant]:
+        """Tenants."""
+        return await self.all_unpaged("tenants", m.Tenant)
+
     async def worker_pools(self) -> list[m.WorkerPool]:
         """Worker pools."""
         return await self.all_unpaged("workerpools", m.WorkerPool)
@@ -1045,6 +1081,16 @@ class OctopusClient:
         response = await self.request("POST", "/api/tasks", json=body, what="queueing a script")
         return m.ServerTask.model_validate(response.json())
 
+    async def create_task(self, body: dict[str, Any]) -> m.ServerTask:
+        """Queue a task in the space (a ``Health`` check…). Never retried."""
+        response = await self.request("POST", self.space_path("tasks"), json=body, what="queueing a task")
+        return m.ServerTask.model_validate(response.json())
+
+    async def task_log(self, task_id: str) -> list[str]:
+        """A task's whole log as plain lines (``/raw``)."""
+        response = await self.request("GET", f"/api/tasks/{task_id}/raw", what="reading a task's log")
+        return response.text.splitlines()
+
     # -- logos and triggers ----------------------------------------------------------------------
 
     async def logo(self, project: m.Project) -> bytes:
@@ -1081,6 +1127,41 @@ class OctopusClient:
             "POST", self.space_path("projecttriggers"), json=body, what="creating a trigger"
         )
         return m.ProjectTrigger.model_validate(response.json())
+
+    async def set_trigger_disabled(self, trigger_id: str, disabled: bool) -> m.ProjectTrigger:
+        """Disable or enable a trigger by GET-modify-PUT (a PUT of the whole trigger, so retried)."""
+        path = self.space_path(f"projecttriggers/{trigger_id}")
+        raw = await self.get_json(path, what="reading a trigger")
+        raw["IsDisabled"] = disabled
+        response = await self.request(
+            "PUT", path, json=raw, what="disabling a trigger" if disabled else "enabling a trigger"
+        )
+        return m.ProjectTrigger.model_validate(response.json())
+
+    # -- events, build information, deployments ---------------------------------------------------
+
+    async def events(self, **filters: Any) -> list[m.Event]:
+        """Audit events matching Octopus's filters (``eventCategories``, ``regarding``, ``projects``,
+        ``documentTypes``, ``from``, ``to``: comma-separated where Octopus takes lists), every page."""
+        params = {k: _param(v) for k, v in filters.items() if v not in (None, "", [])}
+        return await self.list_all(self.space_path("events"), m.Event, params, "listing audit events")
+
+    async def build_information(self, package_id: str | None = None) -> list[m.BuildInformation]:
+        """Build information pushed to the space (every package version, or one package id's)."""
+        params = {"packageId": package_id} if package_id else None
+        return await self.list_all(
+            self.space_path("build-information"), m.BuildInformation, params, "listing build information"
+        )
+
+    async def create_deployment(self, body: dict[str, Any]) -> m.Deployment:
+        """Deploy a release (classic ``POST deployments``: ``ReleaseId``, ``EnvironmentId``…).
+
+        Never retried: a lost answer is reconciled by listing the project's deployments.
+        """
+        response = await self.request(
+            "POST", self.space_path("deployments"), json=body, what="creating a deployment"
+        )
+        return m.Deployment.model_validate(response.json())
 
     # -- server administration --------------------------------------------------------------------
 

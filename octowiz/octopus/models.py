@@ -1272,6 +1272,29 @@ class ProjectTrigger(OctopusResource):
     action: TriggerAction | None = None
 
 
+class BuildInformation(OctopusResource):
+    """Build information pushed for a package version.
+
+    ``OctopusPackageVersionBuildInformationMappedResource`` in the Swagger document.
+    """
+
+    package_id: str | None = None
+    version: str | None = None
+    branch: str | None = None
+    build_environment: str | None = None
+    build_number: str | None = None
+    build_url: str | None = None
+    vcs_type: str | None = None
+    vcs_root: str | None = None
+    vcs_commit_number: str | None = None
+    vcs_commit_url: str | None = None
+    commits: list[dict[str, Any]] | None = None
+    work_items: list[dict[str, Any]] | None = None
+    issue_tracker_name: str | None = None
+    incomplete_data_warning: str | None = None
+    created: str | None = None
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Server tasks
 # ---------------------------------------------------------------------------------------------------------

@@ -170,7 +170,11 @@ class SimInstance:
         )
         self.tasks.effects = {"export": self._export_effect, "import": self._import_effect}
         self.tasks.failing_kinds = config.failing_tasks
+        self.tasks.effects["deploy"] = self._deploy_effect
         self.installation_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"octowiz-sim-{config.flavour}"))
+        #: Step packages that define target types (a StepPackage target needs its package here; the
+        #: simulated Cloud starts without the AWS ECS one, so creating that kind there is refused).
+        self.installed_step_packages: set[str] = set() if config.is_cloud else {"aws-ecs-target"}
         self.app = Starlette(
             routes=[Route("/{path:path}", self._endpoint, methods=["GET", "POST", "PUT", "DELETE", "HEAD"])]
         )
@@ -551,9 +555,54 @@ class SimInstance:
             )
         return arc.apply_import(self.store, payload["space_id"], archive, cloud=self.config.is_cloud)
 
+    def _deploy_effect(self, task: Doc) -> list[str]:
+        """A deployment succeeds when every target it needs is healthy and enabled, as Octopus requires.
+
+        The targets are those in the task's environment with any of the roles the project's steps
+        target; none at all fails as Octopus does ("no deployment targets found in role").
+        """
+        payload = task["_Payload"]
+        process = self.store.get("deploymentprocesses", payload.get("process_id", "")) or {}
+        env = payload.get("environment_id")
+        env_doc = self.store.get("environments", env or "") or {}
+        env_name = env_doc.get("Name", env)
+        machines = [m for m in self.store.all("machines") if env in (m.get("EnvironmentIds") or [])]
+        log: list[str] = []
+        for step in process.get("Steps") or []:
+            props = step.get("Properties") or {}
+            roles = [r for r in str(props.get("Octopus.Action.TargetRoles") or "").split(",") if r]
+            if not roles:
+                log.append(f"Step '{step.get('Name')}' runs on a worker or the server")
+                continue
+            targets = [m for m in machines if set(roles) & set(m.get("Roles") or [])]
+            if not targets:
+                raise RuntimeError(
+                    f"Step '{step.get('Name')}': no deployment targets found in role(s) {', '.join(roles)} "
+                    f"in the environment {env_name}."
+                )
+            for machine in targets:
+                if machine.get("IsDisabled") or machine.get("HealthStatus") not in ("Healthy", "HasWarnings"):
+                    raise RuntimeError(
+                        f"The deployment target '{machine.get('Name')}' is unavailable "
+                        f"({machine.get('HealthStatus') if not machine.get('IsDisabled') else 'disabled'}): "
+                        f"step '{step.get('Name')}' cannot run on it."
+                    )
+                log.append(f"Step '{step.get('Name')}' on {machine.get('Name')}: success")
+        log.append(f"Deployed {payload.get('release_version')} to {env_name}")
+        return log
+
 
 _SPACE_EXTRAS = frozenset(
-    {"packages", "projecttriggers", "runbookprocesses", "interruptions", "events", "importfiles", "users"}
+    {
+        "packages",
+        "projecttriggers",
+        "runbookprocesses",
+        "interruptions",
+        "events",
+        "importfiles",
+        "users",
+        "build-information",
+    }
 )
 _FAULT_MESSAGES = {
     429: "You have exceeded the rate limit. Please wait before making more requests.",
@@ -819,8 +868,8 @@ class _Ctx:
             "spaces",
         ):
             body.setdefault("Slug", re.sub(r"[^a-z0-9]+", "-", str(name).lower()).strip("-"))
-        if coll == "machines":
-            self._validate_machine(body)
+        if coll in ("machines", "workers"):
+            self._validate_machine(body, worker=coll == "workers")
         if coll == "projecttriggers":
             self._validate_trigger(body)
         prefix = COLLECTIONS[coll].prefix
@@ -829,29 +878,95 @@ class _Ctx:
             self._new_project_parts(doc)
         return self.json(self.render(coll, doc), 201)
 
-    def _validate_machine(self, body: Doc) -> None:
-        endpoint = body.get("Endpoint") or {}
-        errors = []
-        if not endpoint.get("CommunicationStyle"):
+    def _validate_machine(self, body: Doc, *, worker: bool = False) -> None:
+        """Octopus's checks on a new target or worker, per endpoint kind (cutover doc §B.3)."""
+        endpoint = body.get("Endpoint") or body.get("EndPoint") or {}
+        body["Endpoint"] = endpoint
+        body.pop("EndPoint", None)
+        style = endpoint.get("CommunicationStyle")
+        errors: list[str] = []
+
+        def exists(coll: str, value: Any, noun: str) -> Doc | None:
+            doc = self.store.get(coll, value) if value else None
+            if value and doc is None:
+                errors.append(f"The {noun} '{value}' was not found.")
+            return doc
+
+        def account(value: Any, allowed: tuple[str, ...], what: str) -> None:
+            if not value:
+                errors.append(f"{what} needs an account.")
+                return
+            doc = exists("accounts", value, "account")
+            if doc is not None and allowed and doc.get("AccountType") not in allowed:
+                errors.append(
+                    f"The account '{doc.get('Name')}' is a {doc.get('AccountType')} account; {what} needs "
+                    f"one of: {', '.join(allowed)}."
+                )
+
+        if not style:
             errors.append("The endpoint's communication style is required.")
-        if endpoint.get("CommunicationStyle") in ("TentaclePassive", "TentacleActive") and not endpoint.get(
-            "Thumbprint"
-        ):
+        if style in ("TentaclePassive", "TentacleActive") and not endpoint.get("Thumbprint"):
             errors.append("A Tentacle thumbprint is required.")
-        if not body.get("EnvironmentIds"):
-            errors.append("Please specify at least one environment.")
-        for env in body.get("EnvironmentIds") or []:
-            if self.store.get("environments", env) is None:
-                errors.append(f"The environment '{env}' was not found.")
+        if style in ("TentaclePassive", "TentacleActive") and not endpoint.get("Uri"):
+            errors.append("The Tentacle's URI is required.")
+        if style == "Ssh":
+            for key in ("Host", "Port", "Fingerprint"):
+                if not endpoint.get(key):
+                    errors.append(f"An SSH endpoint needs its {key}.")
+            account(endpoint.get("AccountId"), ("SshKeyPair", "UsernamePassword"), "An SSH endpoint")
+        if style == "Kubernetes":
+            if not endpoint.get("ClusterUrl"):
+                errors.append("The Kubernetes cluster URL is required.")
+            auth = endpoint.get("Authentication") or {}
+            kind = auth.get("AuthenticationType")
+            if not kind:
+                errors.append("The Kubernetes authentication is required.")
+            elif kind == "KubernetesCertificate":
+                exists("certificates", auth.get("ClientCertificate"), "certificate")
+            elif kind != "KubernetesPodService":
+                account(auth.get("AccountId"), (), "The Kubernetes authentication")
+            exists("certificates", endpoint.get("ClusterCertificate"), "certificate")
+            exists("feeds", (endpoint.get("Container") or {}).get("FeedId"), "feed")
+        if style == "AzureWebApp":
+            account(endpoint.get("AccountId"), (), "An Azure Web App")
+            for key in ("WebAppName", "ResourceGroupName"):
+                if not endpoint.get(key):
+                    errors.append(f"An Azure Web App needs its {key}.")
+        if style == "OfflineDrop" and not (endpoint.get("Destination") or {}).get("DestinationType"):
+            errors.append("An offline package drop needs a destination.")
+        if style == "StepPackage":
+            package = endpoint.get("StepPackageId")
+            if package not in self.inst.installed_step_packages:
+                errors.append(
+                    f"The step package '{package}' that defines this deployment target type is not "
+                    "installed on this instance."
+                )
+        exists("workerpools", endpoint.get("DefaultWorkerPoolId"), "worker pool")
+        exists("machinepolicies", body.get("MachinePolicyId"), "machine policy")
+        if worker:
+            if not body.get("WorkerPoolIds"):
+                errors.append("Please specify at least one worker pool.")
+            for pool_id in body.get("WorkerPoolIds") or []:
+                pool = exists("workerpools", pool_id, "worker pool")
+                if pool is not None and pool.get("WorkerPoolType") == "DynamicWorkerPool":
+                    errors.append(f"Workers cannot be added to the dynamic worker pool '{pool.get('Name')}'.")
+        else:
+            if not body.get("EnvironmentIds"):
+                errors.append("Please specify at least one environment.")
+            for env in body.get("EnvironmentIds") or []:
+                exists("environments", env, "environment")
+            for tenant in body.get("TenantIds") or []:
+                exists("tenants", tenant, "tenant")
         if errors:
             raise ApiError(400, "There was a problem with your request.", errors)
         body.setdefault("HealthStatus", "Unknown")
         body.setdefault("Status", "Unknown")
         body.setdefault("IsDisabled", False)
-        body.setdefault("Roles", [])
-        body.setdefault("TenantIds", [])
-        body.setdefault("TenantTags", [])
-        if endpoint.get("CommunicationStyle") in ("TentaclePassive", "TentacleActive"):
+        if not worker:
+            body.setdefault("Roles", [])
+            body.setdefault("TenantIds", [])
+            body.setdefault("TenantTags", [])
+        if style in ("TentaclePassive", "TentacleActive"):
             body["Thumbprint"] = endpoint.get("Thumbprint")
             body["Uri"] = endpoint.get("Uri")
 
@@ -1208,11 +1323,22 @@ class _Ctx:
         self.need("TaskCreate")
         name = body.get("Name")
         args = body.get("Arguments") or {}
+        if name == "Health":
+            # Health checks (cutover doc F.1): MachineIds / EnvironmentId / WorkerpoolId / Timeout.
+            task = self.inst.tasks.create(
+                "Health",
+                body.get("Description") or "Check deployment target health",
+                space_id=body.get("SpaceId") or self.space(),
+                arguments=args,
+                kind="health",
+                log=["Checking the health of the chosen machines"],
+            )
+            return self.json(self.render("tasks", task), 201)
         if name != "AdHocScript":
             raise ApiError(
                 400,
                 "There was a problem with your request.",
-                [f"The simulator only creates AdHocScript tasks, not '{name}'."],
+                [f"The simulator only creates AdHocScript and Health tasks, not '{name}'."],
             )
         if not args.get("ScriptBody"):
             raise ApiError(400, "There was a problem with your request.", ["A script body is required."])
@@ -1521,6 +1647,8 @@ class _Ctx:
         return await self.generic("releases", rest)
 
     async def h_deployments(self, rest: list[str]) -> Response:
+        if not rest and self.method == "POST":
+            return await self._create_deployment(await self.body())
         if not rest and self.method == "GET":
             self.need("DeploymentView")
             items = list(reversed(self.in_space("deployments")))
@@ -1535,6 +1663,140 @@ class _Ctx:
                     items = [d for d in items if d.get(field) in wanted]
             return self.page("deployments", self.filtered("deployments", items))
         return await self.generic("deployments", rest)
+
+    async def _create_deployment(self, body: Doc) -> Response:
+        """``POST deployments`` (classic body): a Deployment and its "Deploy" task."""
+        self.need("DeploymentCreate")
+        release = self.store.get("releases", str(body.get("ReleaseId") or ""))
+        env = self.store.get("environments", str(body.get("EnvironmentId") or ""))
+        errors = []
+        if release is None or release.get("SpaceId") != self.space():
+            errors.append(f"The release '{body.get('ReleaseId')}' was not found.")
+        if env is None or env.get("SpaceId") != self.space():
+            errors.append(f"The environment '{body.get('EnvironmentId')}' was not found.")
+        if errors or release is None or env is None:
+            raise ApiError(400, "There was a problem with your request.", errors)
+        project = self.store.get("projects", release["ProjectId"]) or {}
+        if project.get("IsDisabled"):
+            raise ApiError(
+                400,
+                "There was a problem with your request.",
+                [f"The project '{project.get('Name')}' is disabled: it cannot be deployed."],
+            )
+        name = f"Deploy to {env['Name']}"
+        task = self.inst.tasks.create(
+            "Deploy",
+            f"Deploy {project.get('Name')} release {release.get('Version')} to {env['Name']}",
+            space_id=self.space(),
+            arguments={"DeploymentId": None},
+            kind="deploy",
+            payload={
+                "process_id": project.get("DeploymentProcessId"),
+                "environment_id": env["Id"],
+                "release_version": release.get("Version"),
+            },
+            log=[f"Deploying {project.get('Name')} release {release.get('Version')} to {env['Name']}"],
+        )
+        doc = self.store.insert(
+            "deployments",
+            {
+                "SpaceId": self.space(),
+                "ProjectId": release["ProjectId"],
+                "ReleaseId": release["Id"],
+                "ChannelId": release.get("ChannelId"),
+                "EnvironmentId": env["Id"],
+                "TenantId": body.get("TenantId"),
+                "TaskId": task["Id"],
+                "Name": name,
+                "Comments": body.get("Comments"),
+                "Created": iso(self.inst.clock()),
+                "DeployedBy": self.user.get("Username"),
+                "DeployedById": self.user["Id"],
+                "SpecificMachineIds": body.get("SpecificMachineIds") or [],
+                "ExcludedMachineIds": body.get("ExcludedMachineIds") or [],
+                "SkipActions": body.get("SkipActions") or [],
+                "ForcePackageDownload": bool(body.get("ForcePackageDownload")),
+                "UseGuidedFailure": bool(body.get("UseGuidedFailure")),
+                "FormValues": body.get("FormValues") or {},
+            },
+            prefix="Deployments",
+        )
+        task = {**task, "Arguments": {"DeploymentId": doc["Id"]}}
+        self.store.put("tasks", task)
+        return self.json(self.render("deployments", doc), 201)
+
+    async def h_events(self, rest: list[str]) -> Response:
+        """Audit events, newest first, with Octopus's filters (a list filter matches any of its values)."""
+        self.need("EventView")
+        if rest:
+            return self.json(self.render("events", self.find("events", rest[0])))
+        items = sorted(
+            self.inst.listing("events", self.space()), key=lambda e: str(e.get("Occurred")), reverse=True
+        )
+        categories = set(_csv(self.q.get("eventCategories")))
+        if categories:
+            items = [e for e in items if e.get("Category") in categories]
+        for param in ("regarding", "regardingAny", "projects", "environments", "tenants"):
+            wanted = {v.lower() for v in _csv(self.q.get(param))}
+            if wanted:
+                items = [
+                    e for e in items if wanted & {str(r).lower() for r in e.get("RelatedDocumentIds") or []}
+                ]
+        types = {t.lower() for t in _csv(self.q.get("documentTypes"))}
+        if types:
+            items = [
+                e
+                for e in items
+                if any(str(r).split("-")[0].lower() in types for r in e.get("RelatedDocumentIds") or [])
+            ]
+        users = set(_csv(self.q.get("users")) + _csv(self.q.get("user")))
+        if users:
+            items = [e for e in items if e.get("UserId") in users]
+        start, end = self.q.get("from"), self.q.get("to")
+        if start:
+            items = [e for e in items if _when(str(e.get("Occurred"))) >= _when(start)]
+        if end:
+            items = [e for e in items if _when(str(e.get("Occurred"))) <= _when(end)]
+        return self.page("events", items, item_type="Event")
+
+    async def h_build_information(self, rest: list[str]) -> Response:
+        """Build information: listed (``packageId`` filter) and pushed (``POST``, as build servers do)."""
+        if not rest and self.method == "POST":
+            self.need("BuiltInFeedPush")  # Octopus's BuildInformationPush; the simulator's roles lack it
+            body = await self.body()
+            package_id, version = body.get("PackageId"), body.get("Version")
+            if not package_id or not version:
+                raise ApiError(
+                    400, "There was a problem with your request.", ["PackageId and Version are required."]
+                )
+            details = body.get("OctopusBuildInformation") or {}
+            doc = self.store.insert(
+                "build-information",
+                {
+                    "SpaceId": self.space(),
+                    "PackageId": package_id,
+                    "Version": version,
+                    **{k: v for k, v in details.items() if k not in ("Id", "Links")},
+                    "Created": iso(self.inst.clock()),
+                    "LastModifiedOn": iso(self.inst.clock()),
+                    "LastModifiedBy": self.user.get("Username"),
+                },
+                prefix="BuildInformation",
+            )
+            return self.json(self.render("build-information", doc), 201)
+        self.need("FeedView")
+        items = list(reversed(self.inst.listing("build-information", self.space())))
+        if rest:
+            match = next((b for b in items if b["Id"].lower() == rest[0].lower()), None)
+            if match is None:
+                raise ApiError(404, f"The build information '{rest[0]}' was not found.")
+            return self.json(self.render("build-information", match))
+        package_id = _query_ci(self.request, "packageid")
+        if package_id:
+            items = [b for b in items if b.get("PackageId") == package_id]
+        return self.page(
+            "build-information", items, item_type="OctopusPackageVersionBuildInformationMappedResource"
+        )
 
     async def h_machines(self, rest: list[str]) -> Response:
         if not rest and self.method == "GET":
@@ -1830,6 +2092,21 @@ def _password(body: Doc) -> str:
     if not value:
         raise ApiError(400, "There was a problem with your request.", ["A password is required."])
     return str(value)
+
+
+def _when(text: str) -> float:
+    """A timestamp as Octopus takes it (ISO 8601, or a date), in seconds; unparseable is 0."""
+    import datetime as _dt
+
+    try:
+        # A "+" in a query string arrives as a space ("...T00:00:00 10:00").
+        clean = text.strip().replace("Z", "+00:00")
+        parsed = _dt.datetime.fromisoformat(clean.replace(" ", "+", 1) if "T" in clean else clean)
+    except ValueError:
+        return 0.0
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=_dt.UTC)
+    return parsed.timestamp()
 
 
 def _int(value: str | None, default: int) -> int:

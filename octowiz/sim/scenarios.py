@@ -1813,6 +1813,100 @@ def _demo_projects(g: Gen, d: _Demo) -> None:
         _demo_project(g, d, spec, roles, (dev, test, prod))
 
     _demo_triggers(g, d)
+    _demo_build_server_activity(g, d)
+
+
+def _demo_build_server_activity(g: Gen, d: _Demo) -> None:
+    """What the build server did recently: package pushes, build information and releases it created.
+
+    The audit events carry the service account ("build-server", ``IsService``) and what was touched in
+    ``RelatedDocumentIds``, as Octopus records them; the cut-over's build-server checklist reads them.
+    Acme Web and Acme API are built by it (packages, build information, releases); Acme Database only
+    gets packages pushed and its newest release was created by a person. No random numbers are
+    drawn, so the rest of the demo is seeded exactly as before.
+    """
+    users = {u["Username"]: u for u in g.store.all("users")}
+    robot, person = users["build-server"], users["jdoe"]
+    events: list[tuple[float, Doc, str, list[str], str]] = []
+    for package_id in ("Acme.Web", "Acme.Api", "Acme.Database"):
+        version = d.package_versions[package_id][-1]
+        events.append(
+            (
+                6.0,
+                robot,
+                "Created",
+                [f"packages-{package_id}.{version}", "feeds-builtin"],
+                f"Package {package_id} {version} was pushed to the built-in package repository",
+            )
+        )
+        if package_id != "Acme.Database":
+            build = g.store.insert(
+                "build-information",
+                {
+                    "Id": g.store.next_id("BuildInformation"),
+                    "SpaceId": SPACE_ID,
+                    "PackageId": package_id,
+                    "Version": version,
+                    "BuildEnvironment": "TeamCity",
+                    "BuildNumber": f"{package_id}-{version}",
+                    "BuildUrl": f"https://teamcity.corp.local/viewLog.html?buildNumber={version}",
+                    "Branch": "main",
+                    "VcsType": "Git",
+                    "VcsRoot": f"https://git.corp.local/acme/{package_id.lower()}.git",
+                    "Commits": [],
+                    "WorkItems": [],
+                    "Created": stamp(days=6.0),
+                    "LastModifiedOn": stamp(days=6.0),
+                    "LastModifiedBy": robot["Username"],
+                },
+            )
+            events.append(
+                (
+                    6.0,
+                    robot,
+                    "Created",
+                    [build["Id"], f"packages-{package_id}.{version}"],
+                    f"Build information for {package_id} {version} was pushed",
+                )
+            )
+    for project, who in (("Acme Web", robot), ("Acme API", robot), ("Acme Database", person)):
+        pid = d.projects[project]
+        releases = [r for r in g.store.all("releases") if r.get("ProjectId") == pid]
+        if not releases:
+            continue
+        newest = releases[-1]
+        events.append(
+            (
+                5.0,
+                who,
+                "Created",
+                [newest["Id"], pid, str(newest.get("ChannelId"))],
+                f"Release {newest.get('Version')} was created for {project}",
+            )
+        )
+    for n, (age, who, category, related, message) in enumerate(events):
+        g.store.insert(
+            "events",
+            {
+                "Id": g.store.next_id("Events"),
+                "SpaceId": SPACE_ID,
+                "Category": category,
+                "UserId": who["Id"],
+                "Username": who["Username"],
+                "IsService": bool(who.get("IsService")),
+                "IdentityEstablishedWith": "API key" if who.get("IsService") else "Session cookie",
+                "UserAgent": "TeamCity Octopus Deploy plugin/6.1.0" if who.get("IsService") else "Browser",
+                "Occurred": stamp(days=age, minutes=n),
+                "Message": message,
+                "MessageHtml": message,
+                "MessageReferences": [],
+                "RelatedDocumentIds": related,
+                "Comments": None,
+                "Details": None,
+                "ChangeDetails": {"DocumentContext": None, "Differences": None},
+                "IpAddress": "10.0.9.20" if who.get("IsService") else "10.0.1.15",
+            },
+        )
 
 
 def _demo_project(g: Gen, d: _Demo, spec: _P, roles: list[str], envs: tuple[str, str, str]) -> None:

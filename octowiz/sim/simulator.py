@@ -20,6 +20,7 @@ from octowiz.sim.config import InstanceConfig
 from octowiz.sim.instance import DroppedConnection, SimInstance
 from octowiz.sim.keys import CLOUD_MANAGER, CLOUD_READER, SERVER_ADMIN, SERVER_READER
 from octowiz.sim.store import Store
+from octowiz.sim.tentacles import Hosts
 
 #: Base URLs the in-process transport answers (the Cloud one looks like a real Cloud address).
 SERVER_URL = "https://octopus.example.internal"
@@ -98,6 +99,14 @@ class Simulator:
         gc.freeze()
         self.server_url = SERVER_URL
         self.cloud_url = CLOUD_URL
+        # The Server's Tentacle hosts (persisted in the Server's store); scripts run there reach
+        # either instance by its in-process URL, so the Server's script console can register on Cloud.
+        self.hosts = Hosts(
+            self.server.store,
+            self.instances,
+            {httpx.URL(self.server_url).host: "server", httpx.URL(self.cloud_url).host: "cloud"},
+        )
+        self.hosts.attach()
 
     @property
     def server(self) -> SimInstance:
@@ -108,6 +117,25 @@ class Simulator:
     def cloud(self) -> SimInstance:
         """The Octopus Cloud instance."""
         return self.instances["cloud"]
+
+    def run_on_host(
+        self,
+        host_or_machine: str,
+        script_text: str,
+        env: dict[str, str] | None = None,
+        *,
+        stdin: list[str] | None = None,
+    ) -> tuple[int, str]:
+        """Play "the admin runs the downloaded script on host X": (exit code, output).
+
+        Args:
+            host_or_machine: a host name, or the Server name of a machine on it.
+            script_text: the script (PowerShell on Windows hosts, Bash on Linux ones).
+            env: the environment it sees, e.g. ``{"OCTOPUS_CLOUD_API_KEY": key}``.
+            stdin: answers typed at its prompts, in order.
+        """
+        result = self.hosts.run(host_or_machine, script_text, env, stdin=stdin or [])
+        return result.code, result.output
 
     def transport(self) -> SimTransport:
         """An httpx transport reaching both instances in-process, at ``server_url`` and ``cloud_url``."""

@@ -175,6 +175,8 @@ class TaskEngine:
                     log.extend(effect(task))
                 except Exception as exc:  # an effect's failure is the task's failure, as in Octopus
                     state, error = "Failed", str(exc)
+                    # What the effect logged before failing (a script that failed on one machine of three).
+                    log.extend(getattr(exc, "log_lines", ()))
                     log.append(f"Error: {exc}")
         task.update(
             State=state,

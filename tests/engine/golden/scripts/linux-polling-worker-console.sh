@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# octowiz: clone the Tentacle on web01.corp.local for Octopus Cloud
+#
+# What it does: creates a SECOND Tentacle instance on this machine for each registration below,
+# gives it its own certificate and connects it to the Octopus Cloud instance
+# https://octowiz-demo.octopus.app (space 'Default'):
+#   OctopusCloudWorker-polling-worker: worker 'polling-worker', polling octowiz-demo.octopus.app on port 10943
+# The original instance 'Tentacle' is untouched: it keeps serving your Octopus Server.
+# octowiz runs it through the Octopus Server's script console; it holds no API key: octowiz
+# registers each instance on Octopus Cloud afterwards from the report printed at the end.
+# It stops at the first command that fails, and is safe to run again: what an earlier run did
+# is kept (the instance, its certificate, its trust of Octopus Cloud, its registration).
+set -euo pipefail
+
+instances="$(/opt/octopus/tentacle/Tentacle list-instances --format 'json')"
+if [[ "$instances" == *'"InstanceName": "OctopusCloudWorker-polling-worker"'* ]]; then
+    echo 'The Tentacle instance OctopusCloudWorker-polling-worker already exists; keeping it'
+else
+    echo 'Creating the Tentacle instance OctopusCloudWorker-polling-worker'
+    /opt/octopus/tentacle/Tentacle create-instance --instance 'OctopusCloudWorker-polling-worker' --config '/etc/octopus/OctopusCloudWorker-polling-worker/tentacle-OctopusCloudWorker-polling-worker.config'
+fi
+echo 'Giving OctopusCloudWorker-polling-worker its own certificate'
+/opt/octopus/tentacle/Tentacle new-certificate --instance 'OctopusCloudWorker-polling-worker' --if-blank
+configuration="$(/opt/octopus/tentacle/Tentacle show-configuration --instance 'OctopusCloudWorker-polling-worker')"
+if [[ "$configuration" == *'"Thumbprint": "77C14CD01A123FB9803F1F7BB3DCC2394CE96434"'* ]]; then
+    echo 'OctopusCloudWorker-polling-worker already trusts Octopus Cloud; keeping that trust and its polling subscription'
+else
+    echo 'Clearing the trusted servers of OctopusCloudWorker-polling-worker'
+    /opt/octopus/tentacle/Tentacle configure --instance 'OctopusCloudWorker-polling-worker' --reset-trust
+fi
+echo 'Configuring OctopusCloudWorker-polling-worker to poll'
+/opt/octopus/tentacle/Tentacle configure --instance 'OctopusCloudWorker-polling-worker' --app '/home/Octopus/OctopusCloudWorker-polling-worker/Applications' --noListen 'True'
+echo 'Trusting the Octopus Cloud certificate in OctopusCloudWorker-polling-worker'
+/opt/octopus/tentacle/Tentacle configure --instance 'OctopusCloudWorker-polling-worker' --trust '77C14CD01A123FB9803F1F7BB3DCC2394CE96434'
+echo 'Pointing OctopusCloudWorker-polling-worker at octowiz-demo.octopus.app:10943'
+/opt/octopus/tentacle/Tentacle server-comms --instance 'OctopusCloudWorker-polling-worker' --thumbprint '77C14CD01A123FB9803F1F7BB3DCC2394CE96434' --style 'TentacleActive' --host 'octowiz-demo.octopus.app' --port '10943'
+echo 'Installing and starting the service of OctopusCloudWorker-polling-worker'
+/opt/octopus/tentacle/Tentacle service --instance 'OctopusCloudWorker-polling-worker' --install --start
+
+echo 'OCTOWIZ-CLONE-BEGIN OctopusCloudWorker-polling-worker'
+/opt/octopus/tentacle/Tentacle show-thumbprint --instance 'OctopusCloudWorker-polling-worker' --format json
+echo
+/opt/octopus/tentacle/Tentacle show-configuration --instance 'OctopusCloudWorker-polling-worker'
+echo
+echo 'OCTOWIZ-CLONE-END OctopusCloudWorker-polling-worker'
+
+echo 'Done: 1 Tentacle instance ready for Octopus Cloud; the original instance is unchanged.'
