@@ -18,6 +18,7 @@ import pytest
 
 from octowiz.engine.migrate import gaps
 from octowiz.engine.migrate.gaps import PackageNeed
+from octowiz.engine.prepare.rules import CLOUD_PACKAGE_LIMIT
 from octowiz.journal.journal import Journal, JournalError
 from octowiz.octopus import models as m
 from octowiz.octopus.client import OctopusClient
@@ -252,6 +253,23 @@ async def test_an_oversized_package_is_refused_without_a_byte_sent(
     assert not any(DEMO_OVERSIZED_PACKAGE in p for p in _uploads(sim) + _downloads(sim))
     [record] = [a for a in journal.actions(step=gaps.STEP) if a.target == "Acme.DataWarehouse.Seed@2024.1.0"]
     assert record.outcome == "refused"
+
+
+@pytest.mark.parametrize(("size", "refused"), [(CLOUD_PACKAGE_LIMIT, False), (CLOUD_PACKAGE_LIMIT + 1, True)])
+async def test_the_copy_refuses_only_above_the_readiness_rules_package_limit(
+    sim: Simulator, migrated: Migrated, journal: Journal, size: int, refused: bool
+) -> None:
+    assert gaps.MAX_CLOUD_PACKAGE_BYTES == CLOUD_PACKAGE_LIMIT == 5 * 1024**3  # one constant, 5 GiB
+    doc = sim.server.store.get("packages", DEMO_OVERSIZED_PACKAGE)
+    assert doc is not None
+    sim.server.store.put("packages", {**doc, "PackageSizeBytes": size})
+
+    [seed] = await gaps.copy_packages(
+        migrated.source, migrated.dest, journal, [PackageNeed("Acme.DataWarehouse.Seed", "2024.1.0")]
+    )
+
+    assert (seed.status == "refused") is refused, seed
+    assert seed.size == size
 
 
 async def test_a_missing_version_and_a_different_build_are_reported_not_copied(

@@ -31,6 +31,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from octowiz.engine.prepare.rules import CLOUD_PACKAGE_LIMIT
 from octowiz.journal.journal import Action, Journal, JournalError
 from octowiz.octopus import models as m
 from octowiz.octopus.client import OctopusClient
@@ -38,8 +39,8 @@ from octowiz.octopus.errors import OctopusError, RateLimited
 
 #: The journal step every action here belongs to.
 STEP = "migrate"
-#: Octopus Cloud's limit for one package (octopus-api.md §11.4: "Single package 5 GB").
-MAX_CLOUD_PACKAGE_BYTES = 5 * 1024**3
+#: Octopus Cloud's limit for one package: the readiness rule's constant, so both agree (see there).
+MAX_CLOUD_PACKAGE_BYTES = CLOUD_PACKAGE_LIMIT
 #: The built-in feed's id on every instance.
 BUILTIN_FEED_ID = "feeds-builtin"
 #: How much of a package is read and sent at a time.
@@ -803,11 +804,14 @@ class TriggerOutcome:
     Attributes:
         status: ``created``, ``already there``, ``cannot recreate`` or ``failed``.
         detail: the sentence: why it cannot be recreated, or what failed.
+        held_disabled: created disabled on Octopus Cloud although it is enabled on the Server; the
+            cut-over enables it when the Server's project is disabled.
     """
 
     name: str
     status: str
     detail: str = ""
+    held_disabled: bool = False
 
 
 def recreate_blocker(trigger: m.ProjectTrigger) -> str:
@@ -922,7 +926,10 @@ async def recreate_triggers(
     Environment, channel, runbook and tenant ids (``EnvironmentId(s)``, ``SourceEnvironmentIds``,
     ``DestinationEnvironmentId``, ``ChannelId``, ``RunbookId``, ``TenantIds``) are remapped by name;
     everything else (schedules with their ``Timezone``, ``StartTime``, ``DaysOfWeek`` and
-    ``CronExpression``, roles, tenant tags, ``IsDisabled``) is sent as the Server has it. A destination
+    ``CronExpression``, roles, tenant tags) is sent as the Server has it, except that every trigger is
+    created **disabled**: until the project is cut over, a schedule must not fire on both instances. The
+    action's intent records whether it was enabled on the Server (``enabled_on_server``), and the
+    cut-over (:mod:`octowiz.engine.cutover.cutover`) enables those on Octopus Cloud. A destination
     trigger of the same name on the project counts as ``already there``: never a duplicate, also after a
     crash between the request and its journaled outcome (that pending action is then closed). Triggers of
     types Octopus Cloud cannot take as they are (see :func:`recreate_blocker`), or that refer to a name
@@ -986,6 +993,8 @@ async def recreate_triggers(
             if k not in ("Id", "Links", "SpaceId", "LastModifiedOn", "LastModifiedBy")
         }
         body["ProjectId"] = dst.id
+        # Held disabled until the cut-over, so a scheduled trigger never fires on both instances.
+        body["IsDisabled"] = True
         body["Filter"] = _remap(dict(body.get("Filter") or {}), names, problems)
         body["Action"] = _remap(dict(body.get("Action") or {}), names, problems)
         if problems:
@@ -1016,7 +1025,13 @@ async def _create_trigger(
         STEP,
         KIND_TRIGGER,
         f"{dst.name}/{name}",
-        {"project_id": dst.id, "name": name, "source_trigger_id": trigger.id, "body": body},
+        {
+            "project_id": dst.id,
+            "name": name,
+            "source_trigger_id": trigger.id,
+            "body": body,
+            "enabled_on_server": not trigger.is_disabled,
+        },
         {"method": "DELETE", "path": f"{collection}/{{id}}", "id": "in this action's outcome detail (undo)"},
     )
     try:
@@ -1040,11 +1055,13 @@ async def _create_trigger(
         {
             "trigger_id": new_id,
             "undo": {"method": "DELETE", "path": f"{collection}/{new_id}"},
-            "sentence": f"Created the trigger '{name}' on '{dst.name}'.",
+            "sentence": f"Created the trigger '{name}' on '{dst.name}'"
+            + (", disabled until the project is cut over." if not trigger.is_disabled else "."),
+            "enabled_on_server": not trigger.is_disabled,
         },
         id_map={str(trigger.id): ("trigger", new_id)} if trigger.id else None,
     )
-    return TriggerOutcome(name, "created")
+    return TriggerOutcome(name, "created", held_disabled=not trigger.is_disabled)
 
 
 async def _settle_trigger(
