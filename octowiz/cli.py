@@ -31,6 +31,15 @@ def _build_parser() -> argparse.ArgumentParser:
         help="use a simulated Octopus Server and Cloud (no credentials; its own journal and state)",
     )
     parser.add_argument("--reset", action="store_true", help="with --demo: start the demo afresh")
+    # The same two options after a command (`octowiz scan --demo`): SUPPRESS leaves the values parsed
+    # before the command in place when they are not repeated after it. Give it to commands as `parents`.
+    demo_options = argparse.ArgumentParser(add_help=False)
+    demo_options.add_argument(
+        "--demo", action="store_true", default=argparse.SUPPRESS, help="use the simulated Server and Cloud"
+    )
+    demo_options.add_argument(
+        "--reset", action="store_true", default=argparse.SUPPRESS, help="with --demo: start the demo afresh"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     sim = sub.add_parser(
@@ -80,6 +89,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     new = sub.add_parser(
         "new",
+        parents=[demo_options],
         help="create a migration without the wizard",
         description="Create a migration and check both instances, without the wizard. Keys come "
         "from the OS keyring or OCTOWIZ_SOURCE_API_KEY / OCTOWIZ_DESTINATION_API_KEY.",
@@ -94,6 +104,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     scan = sub.add_parser(
         "scan",
+        parents=[demo_options],
         help="the readiness scan, without the wizard",
         description="Scan the source Server (and the destination) for everything that will not work in "
         "Octopus Cloud, record the result in the migration's journal, and print it. Read-only on both "
@@ -104,6 +115,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     plan = sub.add_parser(
         "plan",
+        parents=[demo_options],
         help="plan a wave of projects, without the wizard",
         description="Put projects into a named wave of the migration (read-only on both instances). "
         "Projects that a Deploy-a-Release step in the wave deploys are added, with the reason; projects "
@@ -122,6 +134,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     migrate = sub.add_parser(
         "migrate",
+        parents=[demo_options],
         help="migrate a planned wave, without the wizard",
         description="Export the wave's projects from the Server, import them into Octopus Cloud, copy "
         "their packages, logos and triggers, and verify each project. Resumable: run it again after "
@@ -147,15 +160,26 @@ def _build_parser() -> argparse.ArgumentParser:
     migrate.add_argument(
         "--poll-seconds", type=float, default=2.0, help="how often to check a running task (default 2)"
     )
+    migrate.add_argument(
+        "--accept",
+        metavar="PROJECT",
+        help="accept the differences the project's verification lists (with --reason; no password needed)",
+    )
+    migrate.add_argument("--reason", help="with --accept: why they are acceptable (kept in the journal)")
 
     status = sub.add_parser(
         "status",
+        parents=[demo_options],
         help="what the journal knows about a migration",
         description="Print a migration's settings, steps and last actions from its journal "
         "(read-only: neither instance is contacted).",
     )
     status.add_argument("name", nargs="?", help="the migration (default: the most recent)")
     status.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+
+    from octowiz.cli_cutover import add_parsers
+
+    add_parsers(sub, demo_options)
     return parser
 
 
@@ -450,6 +474,8 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     from octowiz.engine.migrate import run as migrate
     from octowiz.journal import Journal
 
+    if args.accept:
+        return _accept(args)
     latest: int | None = None
     if args.packages != "all":
         kind, _, n = args.packages.partition(":")
@@ -517,6 +543,48 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
             print(f"problem: {problem}", file=sys.stderr)
         not_confirmed = any("not confirmed" in p for p in result.problems)
         return migrate.EXIT_NOT_CONFIRMED if not_confirmed else result.exit_code
+    finally:
+        ctx.close()
+
+
+def _accept(args: argparse.Namespace) -> int:
+    """``octowiz migrate --accept PROJECT --reason R``: accept a project's verification differences."""
+    from octowiz.engine.migrate.accept import accept_differences
+    from octowiz.journal import Journal
+
+    if not (args.reason or "").strip():
+        print("octowiz migrate: --accept needs --reason: the journal keeps why.", file=sys.stderr)
+        return EXIT_USAGE
+    ctx = _context(args)
+    try:
+        path = _migration_path(ctx, args.name)
+        if path is None:
+            return EXIT_FAILED
+        with Journal.open(path) as journal:
+            wanted = args.accept.strip().lower()
+            ids = journal.waves().get(args.wave, [])
+            names = {
+                pid: str((d or {}).get("project_name") or pid)
+                for _k, pid, stage, _st, d in journal.items("project")
+                if stage == "verify" and pid in ids
+            }
+            pid = next((p for p, n in names.items() if wanted in (p.lower(), n.lower())), None)
+            if pid is None:
+                print(
+                    f"octowiz migrate: no verified project of {args.wave} is called '{args.accept}'"
+                    + (f": it has {', '.join(names.values())}." if names else "."),
+                    file=sys.stderr,
+                )
+                return EXIT_FAILED
+            try:
+                verification = accept_differences(journal, pid, args.reason)
+            except ValueError as exc:
+                print(f"octowiz migrate: {exc}", file=sys.stderr)
+                return EXIT_FAILED
+        for d in verification.accepted:
+            print(f"accepted: {d.area}: {d.what}")
+        print(f"{verification.project_name}: verified (differences accepted: {args.reason.strip()})")
+        return EXIT_OK  # = migrate's EXIT_VERIFIED
     finally:
         ctx.close()
 
@@ -667,6 +735,20 @@ def _format_status(r: dict[str, Any], fmt: str) -> str:
 # -- the wizard -----------------------------------------------------------------------------------
 
 
+def _cmd_cutover_step(args: argparse.Namespace) -> int:
+    from octowiz import cli_cutover
+
+    ctx = _context(args)
+    try:
+        path = _migration_path(ctx, args.name)
+        if path is None:
+            return EXIT_FAILED
+        run = cli_cutover.cmd_targets if args.command == "targets" else cli_cutover.cmd_cutover
+        return run(args, ctx, path)
+    finally:
+        ctx.close()
+
+
 def _cmd_wizard(args: argparse.Namespace) -> int:
     from octowiz.tui.app import make_app
 
@@ -696,6 +778,8 @@ def main(argv: list[str] | None = None) -> int:
         "scan": _cmd_scan,
         "plan": _cmd_plan,
         "migrate": _cmd_migrate,
+        "targets": _cmd_cutover_step,
+        "cutover": _cmd_cutover_step,
     }
     try:
         return commands.get(args.command or "", _cmd_wizard)(args)

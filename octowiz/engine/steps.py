@@ -28,6 +28,8 @@ STEPS: tuple[Step, ...] = (
     Step("users", "Users & pools"),
     Step("waves", "Waves"),
     Step("migrate", "Migrate", mutating=True),
+    Step("targets", "Targets", mutating=True),
+    Step("cutover", "Cutover", mutating=True),
 )
 
 STEP_IDS = tuple(s.id for s in STEPS)

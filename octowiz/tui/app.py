@@ -16,14 +16,16 @@ from octowiz import __version__
 from octowiz.engine.context import Context
 from octowiz.engine.prepare.readiness import ScanResult
 from octowiz.engine.prepare.scanning import latest_connectivity, latest_readiness
-from octowiz.engine.steps import next_step
+from octowiz.engine.steps import STEP_IDS, next_step
 from octowiz.journal import Journal, JournalError, journal_path
 from octowiz.tui.screens.connect import ConnectScreen
 from octowiz.tui.screens.connectivity import ConnectivityScreen
+from octowiz.tui.screens.cutover import CutoverScreen
 from octowiz.tui.screens.dialogs import ConfirmDelete, DeleteChoice, NameDialog
 from octowiz.tui.screens.differences import DifferencesScreen
 from octowiz.tui.screens.migrate import MigrateScreen
 from octowiz.tui.screens.overview import OverviewData, OverviewScreen
+from octowiz.tui.screens.targets import TargetsScreen
 from octowiz.tui.screens.users import UsersScreen
 from octowiz.tui.screens.waves import WavesScreen
 from octowiz.tui.screens.welcome import WelcomeScreen
@@ -31,6 +33,10 @@ from octowiz.tui.styles import css_path
 
 if TYPE_CHECKING:
     from octowiz.engine.prepare.connectivity import ConnectivityReport
+
+
+#: The steps after Connect: each is a step screen the app shows, records and moves on from.
+STEP_SCREENS = STEP_IDS[1:]
 
 
 class OctowizApp(App[None]):
@@ -126,7 +132,7 @@ class OctowizApp(App[None]):
                     return
                 step = await asyncio.to_thread(lambda: next_step(self._statuses(journal)))
                 continue
-            if step in ("differences", "connectivity", "users", "waves", "migrate"):
+            if step in STEP_SCREENS:
                 outcome = await self._scan_step(journal, step)
                 if outcome != "done":
                     return
@@ -155,6 +161,12 @@ class OctowizApp(App[None]):
             screen: Screen[str] = WavesScreen(self.context, journal, statuses, review=review)
         elif step == "migrate":
             screen = MigrateScreen(self.context, journal, statuses, review=review)
+        elif step == "targets":
+            screen = TargetsScreen(
+                self.context, journal, statuses, self.context.paths.downloads / name, review=review
+            )
+        elif step == "cutover":
+            screen = CutoverScreen(self.context, journal, statuses, review=review)
         elif step == "users":
             screen = UsersScreen(
                 self.context, journal, statuses, self.context.paths.downloads / name, review=review
@@ -178,7 +190,7 @@ class OctowizApp(App[None]):
         data = await asyncio.to_thread(read)
         while True:
             chosen = await self.push_screen_wait(OverviewScreen(self.context, data, review=True))
-            if chosen not in ("differences", "connectivity", "users", "waves", "migrate"):
+            if chosen not in STEP_SCREENS:
                 return
             journal = await asyncio.to_thread(Journal.open, path, lock=False)
             try:

@@ -109,6 +109,8 @@ async def test_review_is_read_only(tmp_path: Path) -> None:
             "users",
             "waves",
             "migrate",
+            "targets",
+            "cutover",
             "back",
         ]
         await pilot.press("c")  # the Connect shortcut is refused in a review

@@ -399,6 +399,8 @@ async def test_review_shows_recorded_results_and_never_scans_or_writes(tmp_path:
             "users",
             "waves",
             "migrate",
+            "targets",
+            "cutover",
             "back",
         ]
 

@@ -69,11 +69,8 @@ class OverviewScreen(Screen[str]):
                 with Horizontal(id="overview-buttons"):
                     if not self.review:
                         yield Button("Connect", id="connect", variant="primary")
-                    yield Button("Differences", id="differences")
-                    yield Button("Connectivity", id="connectivity")
-                    yield Button("Users & pools", id="users")
-                    yield Button("Waves", id="waves")
-                    yield Button("Migrate", id="migrate")
+                    for step in STEPS[1:]:
+                        yield Button(step.title, id=step.id, classes="step-button")
                     yield Button("Back", id="back")
         yield Footer()
 
@@ -99,7 +96,8 @@ class OverviewScreen(Screen[str]):
             return f"Remaining: {', '.join(remaining)}."
         return (
             "Every step available in this version of octowiz is done: every planned project is on Octopus "
-            "Cloud and verified. Tentacles and deprecating the Server arrive with the next capabilities."
+            "Cloud, verified, deploys from Cloud and is disabled on the Server. Retiring the Server arrives "
+            "with the next capability."
         )
 
     def _waves(self) -> str:
@@ -146,25 +144,9 @@ class OverviewScreen(Screen[str]):
     def _connect(self) -> None:
         self.dismiss("connect")
 
-    @on(Button.Pressed, "#differences")
-    def _differences(self) -> None:
-        self.dismiss("differences")
-
-    @on(Button.Pressed, "#connectivity")
-    def _connectivity(self) -> None:
-        self.dismiss("connectivity")
-
-    @on(Button.Pressed, "#users")
-    def _users(self) -> None:
-        self.dismiss("users")
-
-    @on(Button.Pressed, "#waves")
-    def _waves_step(self) -> None:
-        self.dismiss("waves")
-
-    @on(Button.Pressed, "#migrate")
-    def _migrate_step(self) -> None:
-        self.dismiss("migrate")
+    @on(Button.Pressed, ".step-button")
+    def _step_button(self, event: Button.Pressed) -> None:
+        self.dismiss(str(event.button.id))
 
     @on(Button.Pressed, "#back")
     def _back(self) -> None:

@@ -1,0 +1,711 @@
+"""Targets: the wave's deployment targets and workers on Octopus Cloud.
+
+Tentacles are cloned as a second instance on the same host (scripts to download, or run through the
+Server's script console after a typed confirmation, canary first); other kinds are recreated through
+Cloud's API with their ids remapped by name, disabled until what the API cannot read back is entered.
+Every state shown is read from Cloud; a health check asks Cloud again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import (
+    Button,
+    DataTable,
+    LoadingIndicator,
+    ProgressBar,
+    RichLog,
+    Select,
+    Static,
+    TabbedContent,
+    TabPane,
+)
+from textual.worker import Worker, WorkerState
+
+from octowiz.engine.context import Context
+from octowiz.engine.cutover import targets as tg
+from octowiz.engine.cutover.scripts import API_KEY_ENV, HostPlan
+from octowiz.journal import Journal, JournalError
+from octowiz.octopus.errors import OctopusError
+from octowiz.tui.screens.dialogs import Confirmed, TypedConfirm
+from octowiz.tui.screens.step import StepScreen
+from octowiz.tui.widgets.steps import StepList
+
+#: How each Cloud state reads in the tables.
+STATE_STYLE = {
+    "healthy": "green",
+    "registered": "yellow",
+    "unhealthy": "bold red",
+    "disabled": "yellow",
+    "missing": "bright_black",
+}
+HOST_STAGES = ("script", "sent", "registered", "healthy")
+
+
+def state_text(state: str) -> Text:
+    """A Cloud state, coloured."""
+    mark = {"healthy": "✔ ", "unhealthy": "✘ ", "missing": "· "}.get(state, "")
+    return Text(f"{mark}{state}", style=STATE_STYLE.get(state, ""))
+
+
+@dataclass
+class Loaded:
+    """What the screen shows: the wave's machines read from both instances, and the host plans."""
+
+    waves: list[str]
+    wave: str | None
+    report: tg.TargetsReport | None
+    plans: list[HostPlan]
+    offered: list[str]
+    canary: str | None
+    host_stages: dict[str, dict[str, tuple[str, dict[str, Any]]]]
+    statuses: dict[str, str]
+
+
+# -- messages ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TargetsLoaded(Message):
+    """The wave's machines were read from the Server and Cloud."""
+
+    loaded: Loaded
+    note: Text | None = None
+
+
+@dataclass
+class TargetsFailed(Message):
+    """Reading or changing could not go on; ``sentence`` says why."""
+
+    sentence: str
+
+
+@dataclass
+class TargetsProgress(Message):
+    """Something happened in a running script task, registration, creation or health check."""
+
+    event: Any
+
+    @property
+    def tick(self) -> bool:
+        """A progress observation worth replacing, not a line worth keeping."""
+        return getattr(self.event, "percent", None) is not None
+
+    def can_replace(self, message: Message) -> bool:
+        """A newer tick makes this one stale."""
+        return isinstance(message, TargetsProgress) and self.tick and message.tick
+
+
+@dataclass
+class TargetsDone(Message):
+    """An action finished; ``lines`` say how (one per host or machine)."""
+
+    title: str
+    lines: list[str]
+    problems: list[str]
+
+
+class TargetsScreen(StepScreen):
+    """The wave's targets and workers on Cloud. Dismisses ``done`` or ``welcome``."""
+
+    STEP = "targets"
+    SUMMARY_ID = "targets-summary"
+    BUSY_ID = "targets-reading"
+
+    BINDINGS = [
+        Binding(
+            "ctrl+g",
+            "run_hosts",
+            "Run on hosts…",
+            tooltip="Clone the offered hosts' Tentacles through the Server's script console, after a preview",
+            id="targets.run",
+        ),
+        Binding(
+            "ctrl+s",
+            "save_scripts",
+            "Save scripts",
+            tooltip="Write one clone script per host (PowerShell or bash) to run by hand",
+            id="targets.save",
+        ),
+        Binding(
+            "ctrl+o",
+            "recreate",
+            "Recreate others…",
+            tooltip="Create the SSH, Kubernetes, Azure and other targets on Cloud (after a preview)",
+            id="targets.recreate",
+        ),
+        Binding(
+            "ctrl+t",
+            "health",
+            "Health check",
+            tooltip="Run a health check on Cloud for the wave's targets and workers",
+            id="targets.health",
+        ),
+        Binding(
+            "ctrl+f",
+            "filled",
+            "Secrets entered",
+            tooltip="The highlighted target's secrets are entered on Cloud: enable it",
+            id="targets.filled",
+        ),
+        Binding("ctrl+r", "reload", "Refresh", tooltip="Read both instances again", id="targets.refresh"),
+        Binding("ctrl+n", "continue", "Continue", tooltip="On to the cutover", id="targets.continue"),
+        Binding("ctrl+b", "back", "Back", tooltip="Back to the welcome screen", id="targets.back"),
+    ]
+
+    def __init__(
+        self,
+        context: Context,
+        journal: Journal,
+        statuses: dict[str, str],
+        downloads: Path,
+        *,
+        review: bool = False,
+    ) -> None:
+        super().__init__(context, journal, statuses, review=review)
+        self.downloads = downloads
+        self.loaded: Loaded | None = None
+        self.wave: str | None = None
+        self.busy = False
+        self.rows: list[tg.MachineRow] = []
+
+    # -- layout ----------------------------------------------------------------------------------
+
+    def compose_tabs(self) -> ComposeResult:
+        with TabPane("Machines", id="tab-machines"):
+            yield DataTable(id="machines", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="machine-detail", classes="detail")
+        with TabPane("Tentacle hosts", id="tab-hosts"):
+            yield DataTable(id="hosts", cursor_type="row", zebra_stripes=True)
+            yield Static("", id="host-detail", classes="detail")
+        if self.review:
+            return
+        with TabPane("Progress", id="tab-progress"):
+            yield Static("", id="stage-line")
+            yield ProgressBar(total=100, show_eta=False, id="progress")
+            yield Static("", id="task-log")
+            yield RichLog(id="events", wrap=True, auto_scroll=True)
+
+    def compose_actions(self) -> ComposeResult:
+        yield Select[str]([], prompt="Wave", allow_blank=True, id="wave")
+        if not self.review:
+            yield Button("Run on hosts…", id="run_hosts", variant="warning", disabled=True)
+            yield Button("Save scripts", id="save_scripts", disabled=True)
+            yield Button("Recreate others…", id="recreate", disabled=True)
+            yield Button("Health check", id="health", disabled=True)
+            yield Button("Continue", id="continue", variant="success", disabled=True)
+
+    def on_mount(self) -> None:
+        self.title = "octowiz — Targets"
+        self.query_one("#machines", DataTable).add_columns(
+            "Name", "Kind", "As", "Environments / pools", "Projects", "On Cloud", "Needs"
+        )
+        self.query_one("#hosts", DataTable).add_columns("Host", "OS", "Clones", *HOST_STAGES, "Offered")
+        if not self.review:
+            self.query_one("#task-log", Static).border_title = "Task log"
+            self.query_one("#events", RichLog).border_title = "What happened"
+        self._buttons()
+        self.action_reload()
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def action_reload(self, note: Text | None = None) -> None:
+        if self.busy:
+            return
+        self.query_one(f"#{self.BUSY_ID}", LoadingIndicator).display = True
+        self.query_one(f"#{self.SUMMARY_ID}", Static).update(
+            Text("Reading the wave's targets and workers from the Server and Octopus Cloud…", style="italic")
+        )
+        self.read(self.wave, note)
+
+    @work(exclusive=True, group="targets-read", exit_on_error=False)
+    async def read(self, wave: str | None, note: Text | None = None) -> None:
+        """Read the wave's machines from both instances (a worker: never on the UI loop)."""
+        try:
+            loaded = await load(self.context, self.journal, wave)
+        except (OctopusError, JournalError, tg.TargetsError) as exc:
+            self.post_message(TargetsFailed(str(exc)))
+            return
+        self.post_message(TargetsLoaded(loaded, note))
+
+    def on_targets_loaded(self, message: TargetsLoaded) -> None:
+        self.query_one(f"#{self.BUSY_ID}", LoadingIndicator).display = False
+        loaded = self.loaded = message.loaded
+        self.wave = loaded.wave
+        if loaded.statuses:
+            self.statuses = loaded.statuses
+            self.query_one(StepList).refresh_steps(loaded.statuses, self.STEP)
+        select: Select[str] = self.query_one("#wave", Select)
+        with self.prevent(Select.Changed):
+            select.set_options([(w, w) for w in loaded.waves])
+            if loaded.wave is not None:
+                select.value = loaded.wave
+        self._show()
+        self.query_one(f"#{self.SUMMARY_ID}", Static).update(message.note or self._summary())
+        self._buttons()
+
+    def on_targets_failed(self, message: TargetsFailed) -> None:
+        self.busy = False
+        self.query_one(f"#{self.BUSY_ID}", LoadingIndicator).display = False
+        self.query_one(f"#{self.SUMMARY_ID}", Static).update(Text(f"✘ {message.sentence}", style="red"))
+        self._buttons()
+
+    @on(Select.Changed, "#wave")
+    def _wave_chosen(self, event: Select.Changed) -> None:
+        if self.busy or not isinstance(event.value, str) or event.value == self.wave:
+            return
+        self.wave = event.value
+        self.action_reload()
+
+    def _summary(self) -> Text:
+        loaded = self.loaded
+        text = Text()
+        if loaded is None or loaded.report is None:
+            text.append("No waves are migrated yet: migrate one in the Migrate step first.")
+            return text
+        rows = loaded.report.rows
+        targets = sum(1 for r in rows if r.role == "target")
+        workers = len(rows) - targets
+        text.append(f"{loaded.wave}: ", style="bold")
+        text.append(
+            f"{targets} target{'s' if targets != 1 else ''} and {workers} worker{'s' if workers != 1 else ''}"
+        )
+        counts: dict[str, int] = {}
+        for r in rows:
+            counts[r.cloud_state] = counts.get(r.cloud_state, 0) + 1
+        text.append(" — on Cloud: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) + ".")
+        if self.review:
+            text.append(" What both instances show now (read-only).", style="bright_black")
+            return text
+        if loaded.canary and loaded.offered == [loaded.canary]:
+            text.append(
+                f"\nCanary first: clone {loaded.canary} and run a health check; once it shows healthy on "
+                "Cloud, the other hosts are offered."
+            )
+        elif loaded.offered:
+            text.append(
+                f"\nOffered for cloning: {', '.join(loaded.offered[:6])}"
+                + (" …" if len(loaded.offered) > 6 else "")
+                + "."
+            )
+        if all(r.cloud_state == "healthy" for r in rows):
+            text.append("\nEvery target and worker is healthy on Cloud.", style="green")
+        return text
+
+    # -- tables ----------------------------------------------------------------------------------
+
+    def _show(self) -> None:
+        loaded = self.loaded
+        report = loaded.report if loaded else None
+        self.rows = list(report.rows) if report else []
+        table = self.query_one("#machines", DataTable)
+        table.clear()
+        for r in self.rows:
+            where = ", ".join(r.environments if r.role == "target" else r.pools)
+            table.add_row(
+                Text(r.name, style="bold"),
+                r.kind,
+                r.role,
+                where if len(where) <= 34 else where[:33] + "…",
+                str(len(r.projects)),
+                state_text(r.cloud_state),
+                Text(f"{len(r.secrets)} secret{'s' if len(r.secrets) != 1 else ''}", style="yellow")
+                if r.secrets
+                else "",
+                key=r.source_id,
+            )
+        self._machine_detail(0)
+        hosts = self.query_one("#hosts", DataTable)
+        hosts.clear()
+        if loaded is not None:
+            for plan in loaded.plans:
+                stages = loaded.host_stages.get(plan.host, {})
+                cells = [_stage_cell(stages.get(s)) for s in HOST_STAGES]
+                offered = (
+                    Text("canary", style="bold yellow")
+                    if plan.host == loaded.canary and plan.host in loaded.offered
+                    else Text("yes", style="green")
+                    if plan.host in loaded.offered
+                    else Text("after the canary", style="bright_black")
+                )
+                hosts.add_row(
+                    Text(plan.host, style="bold"),
+                    plan.os,
+                    str(len(plan.registrations)),
+                    *cells,
+                    offered,
+                    key=plan.host,
+                )
+        self._host_detail(0)
+
+    @on(DataTable.RowHighlighted, "#machines")
+    def _machine_row(self, event: DataTable.RowHighlighted) -> None:
+        self._machine_detail(event.cursor_row)
+
+    def _machine_detail(self, row: int) -> None:
+        panel = self.query_one("#machine-detail", Static)
+        if not 0 <= row < len(self.rows):
+            panel.update("")
+            return
+        r = self.rows[row]
+        text = Text()
+        text.append(r.name, style="bold")
+        text.append(f"  {r.kind} {r.role} ({r.source_id} on the Server")
+        text.append(f", {r.cloud_id} on Cloud)" if r.cloud_id else ")")
+        text.append("  ")
+        text.append_text(state_text(r.cloud_state))
+        if r.role == "target":
+            text.append(f"\nEnvironments: {', '.join(r.environments) or 'none'}")
+            text.append(f"   Roles: {', '.join(r.roles) or 'none'}")
+            if r.tenants:
+                text.append(f"   Tenants: {', '.join(r.tenants)}")
+        else:
+            text.append(f"\nWorker pools: {', '.join(r.pools) or 'none'}")
+        if r.host:
+            text.append(
+                f"\nTentacle host: {r.host} (cloned as a second instance; the Server's instance is untouched)"
+            )
+        for secret in r.secrets:
+            text.append(f"\n  ! {secret}", style="yellow")
+        if r.note:
+            text.append(f"\n{r.note}", style="bright_black")
+        panel.update(text)
+
+    @on(DataTable.RowHighlighted, "#hosts")
+    def _host_row(self, event: DataTable.RowHighlighted) -> None:
+        self._host_detail(event.cursor_row)
+
+    def _host_detail(self, row: int) -> None:
+        panel = self.query_one("#host-detail", Static)
+        plans = self.loaded.plans if self.loaded else []
+        if not 0 <= row < len(plans):
+            panel.update("")
+            return
+        plan = plans[row]
+        text = Text()
+        text.append(plan.host, style="bold")
+        text.append(f"  {plan.os}; the Server's instance '{plan.original_instance}' stays as it is.")
+        for reg in plan.registrations:
+            where = ", ".join(reg.environments) if reg.kind == "target" else ", ".join(reg.worker_pools)
+            text.append(
+                f"\n  • {reg.name}: a {reg.comms} {reg.kind} in {where or '—'}"
+                + (f", roles {', '.join(reg.roles)}" if reg.roles else "")
+            )
+        stages = (self.loaded.host_stages if self.loaded else {}).get(plan.host, {})
+        sent = stages.get("sent")
+        if sent and sent[1].get("task_id"):
+            text.append(f"\nScript task on the Server: {sent[1]['task_id']} ({sent[0]})")
+        failed = [d.get("why") for st, d in stages.values() if st == "failed" and d.get("why")]
+        for why in failed:
+            text.append(f"\n✘ {why}", style="red")
+        panel.update(text)
+
+    # -- actions ---------------------------------------------------------------------------------
+
+    def _begin(self, what: str) -> None:
+        self.busy = True
+        self.query_one(f"#{self.SUMMARY_ID}", Static).update(Text(f"{what}…", style="italic"))
+        self.query_one("#targets-tabs", TabbedContent).active = "tab-progress"
+        self.query_one("#progress", ProgressBar).update(total=100, progress=0)
+        self.query_one("#stage-line", Static).update(f"{what}…")
+        self.query_one("#task-log", Static).update("")
+        self._buttons()
+
+    def action_run_hosts(self) -> None:
+        loaded = self.loaded
+        if self.review or self.busy or loaded is None or loaded.report is None or not loaded.offered:
+            return
+        plans = [p for p in loaded.plans if p.host in loaded.offered]
+        lines = []
+        for plan in plans:
+            for reg in plan.registrations:
+                where = ", ".join(reg.environments) if reg.kind == "target" else ", ".join(reg.worker_pools)
+                lines.append(
+                    f"{plan.host} ({plan.os}): a second Tentacle instance registered on Cloud as "
+                    f"'{reg.name}', a {reg.comms} {reg.kind} in {where or '—'}"
+                )
+        lines.append(
+            "Runs as one ad-hoc script task per host through the Server's script console (visible in its "
+            "audit log). The script carries no API key: octowiz registers each clone on Cloud itself."
+        )
+        lines.append("The Server's own Tentacle instances are not changed.")
+        title = (
+            f"Clone the canary host {loaded.canary}?"
+            if loaded.offered == [loaded.canary]
+            else f"Clone {len(plans)} host{'s' if len(plans) != 1 else ''}?"
+        )
+        hosts = [p.host for p in plans]
+        wave = loaded.wave or ""
+
+        def confirmed(answer: Confirmed | None) -> None:
+            if answer is not None and not self.busy:
+                self._begin(f"Cloning Tentacles on {', '.join(hosts)}")
+                self.run_console(wave, hosts)
+
+        self.app.push_screen(TypedConfirm(title, lines, "run", action="Run"), confirmed)
+
+    @work(exclusive=True, group="targets-run", exit_on_error=False)
+    async def run_console(self, wave: str, hosts: list[str]) -> None:
+        """Run the chosen hosts' clone scripts through the Server's script console."""
+        try:
+            report = await tg.read_targets(self.context, self.journal, wave)
+            results = await tg.run_console(self.context, self.journal, report, hosts, on_event=self._event)
+        except (OctopusError, JournalError, tg.TargetsError) as exc:
+            self.post_message(TargetsFailed(str(exc)))
+            return
+        lines = [f"{r.host}: {r.state}" + "".join(f" — {s}" for s in r.sentences) for r in results]
+        problems = [
+            f"{r.host}: {' '.join(r.sentences) or r.state}" for r in results if r.state != "registered"
+        ]
+        self.post_message(TargetsDone("Cloning", lines, problems))
+
+    def action_save_scripts(self) -> None:
+        if self.review or self.busy or self.loaded is None or not self.loaded.plans:
+            return
+        self.save_scripts(self.loaded)
+
+    @work(exclusive=True, group="targets-save", exit_on_error=False)
+    async def save_scripts(self, loaded: Loaded) -> None:
+        """Write one script per host (files: a thread, never the UI loop)."""
+        assert loaded.report is not None
+        directory = self.downloads / "tentacle-scripts" / (loaded.wave or "wave").replace(" ", "-")
+        try:
+            paths = await asyncio.to_thread(tg.write_scripts, loaded.report, loaded.plans, directory)
+        except OSError as exc:
+            self.post_message(
+                TargetsFailed(f"The scripts could not be written to {directory}: {exc.strerror or exc}.")
+            )
+            return
+        self.notify(
+            f"Wrote {len(paths)} script{'s' if len(paths) != 1 else ''} to {directory}. Each reads the Cloud "
+            f"API key from {API_KEY_ENV} (or asks for it) when it runs.",
+            title="Clone scripts",
+            timeout=12,
+        )
+
+    def action_recreate(self) -> None:
+        loaded = self.loaded
+        if self.review or self.busy or loaded is None or loaded.report is None:
+            return
+        others = [r for r in loaded.report.rows if not r.host and r.cloud_state == "missing"]
+        if not others:
+            self.notify("Every target that is not a Tentacle is already on Cloud.", title="Nothing to create")
+            return
+        lines = [
+            f"{r.name} ({r.kind} {r.role})"
+            + (f": created DISABLED until you enter {len(r.secrets)} secret(s) on Cloud" if r.secrets else "")
+            for r in others
+        ]
+        lines.append(
+            "Environments, tenants, accounts, certificates, worker pools and policies are matched by name."
+        )
+        wave = loaded.wave or ""
+        names = [r.name for r in others]
+
+        def confirmed(answer: Confirmed | None) -> None:
+            if answer is not None and not self.busy:
+                self._begin("Creating targets on Cloud")
+                self.recreate_others(wave, names)
+
+        self.app.push_screen(
+            TypedConfirm(
+                f"Create {len(others)} target(s) on Octopus Cloud?", lines, "create", action="Create"
+            ),
+            confirmed,
+        )
+
+    @work(exclusive=True, group="targets-recreate", exit_on_error=False)
+    async def recreate_others(self, wave: str, names: list[str]) -> None:
+        """Create the other kinds on Cloud."""
+        try:
+            report = await tg.read_targets(self.context, self.journal, wave)
+            results = await tg.recreate_others(self.context, self.journal, report, names)
+        except (OctopusError, JournalError, tg.TargetsError) as exc:
+            self.post_message(TargetsFailed(str(exc)))
+            return
+        lines = [f"{r.name}: {r.state}" + (f" — {r.sentence}" if r.sentence else "") for r in results]
+        problems = [
+            f"{r.name}: {r.sentence or r.state}"
+            for r in results
+            if r.state in ("needs account", "refused", "failed", "manual")
+        ]
+        self.post_message(TargetsDone("Creating", lines, problems))
+
+    def action_health(self) -> None:
+        if self.review or self.busy or self.loaded is None or self.loaded.report is None:
+            return
+        self._begin("Health check on Octopus Cloud")
+        self.health(self.loaded.wave or "")
+
+    @work(exclusive=True, group="targets-health", exit_on_error=False)
+    async def health(self, wave: str) -> None:
+        """One health check task on Cloud for the wave's machines."""
+        try:
+            report = await tg.read_targets(self.context, self.journal, wave)
+            states = await tg.health_check(self.context, self.journal, report, on_progress=self._event)
+        except (OctopusError, JournalError, tg.TargetsError) as exc:
+            self.post_message(TargetsFailed(str(exc)))
+            return
+        lines = [f"{name}: {state}" for name, state in states.items()]
+        problems = [f"{name} is {state} on Cloud" for name, state in states.items() if state != "healthy"]
+        self.post_message(TargetsDone("Health check", lines, problems))
+
+    def action_filled(self) -> None:
+        if self.review or self.busy:
+            return
+        row = self.query_one("#machines", DataTable).cursor_row
+        if not 0 <= row < len(self.rows) or not self.rows[row].secrets:
+            self.notify("Highlight a target whose secrets you entered on Cloud.", title="Secrets entered")
+            return
+        name = self.rows[row].name
+        self._begin(f"Enabling {name} on Cloud")
+        self.filled(name)
+
+    @work(exclusive=True, group="targets-filled", exit_on_error=False)
+    async def filled(self, name: str) -> None:
+        """The team entered a target's secrets on Cloud: enable it there."""
+        try:
+            await tg.mark_filled(self.context, self.journal, name)
+        except (OctopusError, JournalError, tg.TargetsError) as exc:
+            self.post_message(TargetsFailed(str(exc)))
+            return
+        self.post_message(TargetsDone("Enabling", [f"{name} is enabled on Cloud."], []))
+
+    def _event(self, event: tg.Event) -> None:
+        self.post_message(TargetsProgress(event))
+
+    def on_targets_progress(self, message: TargetsProgress) -> None:
+        event = message.event
+        text = str(getattr(event, "message", "") or event)
+        first = text.splitlines()[0] if text else ""
+        if first:
+            self.query_one("#stage-line", Static).update(Text(first))
+        percent = getattr(event, "percent", None)
+        if percent is not None:
+            self.query_one("#progress", ProgressBar).update(total=100, progress=percent)
+        tail = getattr(event, "log_tail", None)
+        if tail:
+            self.query_one("#task-log", Static).update("\n".join(tail[-6:]))
+        if not message.tick and text:
+            log = self.query_one("#events", RichLog)
+            stage = str(getattr(event, "stage", "") or "")
+            for line in text.splitlines():
+                log.write(Text.assemble((f"[{stage}] " if stage else "", "bright_black"), line))
+
+    def on_targets_done(self, message: TargetsDone) -> None:
+        self.busy = False
+        self.query_one("#progress", ProgressBar).update(total=100, progress=100)
+        log = self.query_one("#events", RichLog)
+        for line in message.lines:
+            log.write(line)
+        note = Text()
+        note.append(f"{message.title} finished", style="bold")
+        note.append(".")
+        for problem in message.problems:
+            note.append(f"\n✘ {problem}", style="red")
+        if not message.problems:
+            note.append(" " + "; ".join(message.lines[:3]) + (" …" if len(message.lines) > 3 else ""))
+        self.query_one("#targets-tabs", TabbedContent).active = "tab-machines"
+        self.action_reload(note)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A run that died of something unexpected still ends visibly."""
+        if not str(event.worker.group).startswith("targets-") or event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        self.post_message(
+            TargetsFailed(
+                f"Stopped on an unexpected error ({type(error).__name__}: {error}). The journal keeps "
+                "what was done: refresh and try again."
+            )
+        )
+
+    # -- leaving ---------------------------------------------------------------------------------
+
+    def _complete(self) -> bool:
+        report = self.loaded.report if self.loaded else None
+        # Every machine is on Cloud; whether they are healthy gates each project's cut-over instead.
+        return (
+            report is not None and bool(report.rows) and all(r.cloud_state != "missing" for r in report.rows)
+        )
+
+    def _buttons(self) -> None:
+        loaded = self.loaded
+        ready = loaded is not None and loaded.report is not None and not self.busy
+        for bid, enabled in (
+            ("run_hosts", ready and bool(loaded and loaded.offered)),
+            ("save_scripts", ready and bool(loaded and loaded.plans)),
+            ("recreate", ready),
+            ("health", ready),
+            ("continue", ready and self._complete()),
+            ("back", not self.busy),
+        ):
+            for button in self.query(f"#{bid}").results(Button):
+                button.disabled = not enabled
+        self.query_one("#wave", Select).disabled = self.busy
+        self.refresh_bindings()
+
+    def action_continue(self) -> None:
+        if self.check_action("continue", ()):
+            self.dismiss("done")
+
+    def action_back(self) -> None:
+        if not self.busy:
+            self.dismiss("welcome")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        ready = self.loaded is not None and self.loaded.report is not None and not self.busy
+        if action in ("run_hosts", "save_scripts", "recreate", "health", "filled"):
+            return not self.review and ready
+        if action == "continue":
+            return not self.review and ready and self._complete()
+        if action in ("back", "reload"):
+            return not self.busy
+        return True
+
+    @on(Button.Pressed, "#run_hosts, #save_scripts, #recreate, #health, #continue, #back")
+    async def _pressed(self, event: Button.Pressed) -> None:
+        await self.run_action(str(event.button.id))
+
+
+def _stage_cell(recorded: tuple[str, dict[str, Any]] | None) -> Text:
+    if recorded is None:
+        return Text("·", style="bright_black")
+    status = recorded[0]
+    return {
+        "done": Text("✔", style="green"),
+        "failed": Text("✘ failed", style="bold red"),
+        "in progress": Text("▶", style="yellow"),
+    }.get(status, Text(status))
+
+
+async def load(context: Context, journal: Journal, wave: str | None) -> Loaded:
+    """Everything the screen shows, read from the journal (in a thread) and both instances."""
+
+    def recorded() -> tuple[list[str], dict[str, str], dict[str, dict[str, tuple[str, dict[str, Any]]]]]:
+        statuses = {step: v[0] for step, v in journal.steps().items()}
+        stages: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {}
+        for _kind, host, stage, status, detail in journal.items("host"):
+            stages.setdefault(host, {})[stage] = (status, detail or {})
+        return list(journal.waves()), statuses, stages
+
+    waves, statuses, _ = await asyncio.to_thread(recorded)
+    if wave not in waves:
+        wave = waves[0] if waves else None
+    if wave is None:
+        return Loaded(waves, None, None, [], [], None, {}, statuses)
+    report = await tg.read_targets(context, journal, wave)
+    plans = tg.host_plans(report)
+    canary = tg.canary_host(report, plans)
+    offered = await asyncio.to_thread(tg.hosts_offered, report, plans, journal)
+    _, statuses, stages = await asyncio.to_thread(recorded)
+    return Loaded(waves, wave, report, plans, offered, canary, stages, statuses)
