@@ -618,9 +618,10 @@ def suggest_first_wave(catalog: Catalog, size: int = 3) -> list[str]:
     *before* migrating, so the first wave does not change two things at once; the catalog's notes say
     so per project), and take no part in a Deploy a Release step (they deploy no project, and no project
     deploys them: moving one that another deploys would strand that one). They are ranked ready before
-    needs attention before not scanned, then those needing no external feed before those that do (each
-    feed must first be created on Cloud with its credentials), then least recently deployed (never
-    deployed first), then fewest releases, then by name.
+    needs attention before not scanned, then least recently deployed (never deployed first), then
+    fewest releases, then by name. When any candidate needs no external feed, only those are suggested,
+    even if that makes the wave smaller: each feed must first be created on Cloud with its credentials
+    (the import preview stops the wave until it is), and a first wave is for proving the way through.
     """
     referenced = {ref for row in catalog.rows for ref in row.references}
     candidates = [
@@ -645,6 +646,8 @@ def suggest_first_wave(catalog: Catalog, size: int = 3) -> list[str]:
             r.id,
         )
     )
+    if any(not r.external_feeds for r in candidates):
+        candidates = [r for r in candidates if not r.external_feeds]
     return [r.id for r in candidates[: max(0, size)]]
 
 
