@@ -10,7 +10,11 @@ demo's clones survive a restart.
 Scripts are *interpreted*, never executed: a small reader for the PowerShell and Bash that octowiz's
 clone scripts use (and reasonable hand edits of them) runs each line that invokes the Tentacle binary
 against the simulated host, and refuses anything it does not understand, so a script the simulator
-cannot read fails loudly instead of passing. Tentacle's commands and options come from the one table
+cannot read fails loudly instead of passing. Beyond plain commands and ``if``/``else`` it reads exactly
+the checks that make a clone script safe to run again: ``name="$(Tentacle …)"`` and
+``[[ "$name" == *'literal'* ]]`` in Bash, ``$Name = & <Tentacle or netsh> …`` and
+``$Name -like 'pattern'`` (``*``/``?`` only) in PowerShell, and ``netsh advfirewall firewall show rule``.
+Tentacle's commands and options come from the one table
 in :mod:`octowiz.engine.cutover.scripts` (a pure module: the only thing the simulator takes from the
 engine, so generator and simulator cannot drift apart).
 
@@ -696,6 +700,8 @@ class _Interpreter:
         if m:
             found = m.group(3) in self._bash_var(m.group(1), None, False)
             return found if m.group(2) == "==" else not found
+        if text.startswith("[[") and any(c in text[2:-2] for c in "*?["):
+            raise self._unknown(f"if {text}; then")  # a pattern match: only the form above is simulated
         words = self._bash_words(text, execute=True)
         if words[:1] == ["[["] and words[-1:] == ["]]"] or words[:1] == ["["] and words[-1:] == ["]"]:
             inner = words[1:-1]

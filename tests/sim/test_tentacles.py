@@ -459,3 +459,233 @@ def test_hosts_persist_in_the_servers_store(tmp_path: Path) -> None:
     names = [i["Name"] for i in again.hosts.host("app-dev-01")["Instances"]]
     assert names == ["Tentacle", "OctopusCloud-web-clone"]
     again.close()
+
+
+# -- running a script again ---------------------------------------------------------------------------
+
+
+def clones(sim: Simulator, host: str) -> list[dict[str, Any]]:
+    return [
+        copy.deepcopy(i)
+        for i in sim.hosts.host(host)["Instances"]
+        if i["Name"].startswith("OctopusCloud") and i.get("Indexed")
+    ]
+
+
+def golden_name(filename: str) -> tuple[str, str, str]:
+    """(os, comms, kind) of a golden file, and the Server name its registration uses."""
+    os_name, comms, kind = filename.split("-")[:3]
+    return os_name, ("polling" if comms.startswith("polling") else comms), kind
+
+
+async def register_by_rest(
+    sim: Simulator, cloud: OctopusClient, name: str, kind: str, comms: str, log: str
+) -> dict[str, Any]:
+    """What octowiz does after a console run: register the reported clone on Cloud with its own key."""
+    report = next(iter(parse_console_report(log.splitlines()).values()))
+    if comms == "polling":
+        endpoint = {"CommunicationStyle": "TentacleActive", "Uri": report.subscription_id}
+    else:
+        port = 10934 if kind == "target" else 10935
+        endpoint = {"CommunicationStyle": "TentaclePassive", "Uri": f"https://web01.example.com:{port}/"}
+    endpoint["Thumbprint"] = report.thumbprint
+    env = sim.cloud.store.first("environments", lambda d: d["Name"] == "Production") or {}
+    pool = sim.cloud.store.first("workerpools", lambda d: d["Name"] == "Windows Workers") or {}
+    if kind == "target":
+        payload = {"Name": name, "Endpoint": endpoint, "EnvironmentIds": [env["Id"]], "Roles": ["web-server"]}
+        return dict((await cloud.request("POST", cloud.space_path("machines"), json=payload)).json())
+    payload = {"Name": name, "Endpoint": endpoint, "WorkerPoolIds": [pool["Id"]]}
+    return dict((await cloud.request("POST", cloud.space_path("workers"), json=payload)).json())
+
+
+@pytest.mark.parametrize("filename", DOWNLOADS + CONSOLES)
+async def test_each_golden_script_run_twice_converges(
+    sim: Simulator, clients: tuple[OctopusClient, OctopusClient], filename: str
+) -> None:
+    _, cloud = clients
+    os_name, comms, kind = golden_name(filename)
+    host, name = HOST[os_name], f"{comms}-{kind}"
+    body = (GOLDEN / filename).read_text()
+    before = original(sim, host)
+    download = "-download." in filename
+    code, first = sim.run_on_host(host, body, KEY if download else None)
+    assert code == 0, first
+    if not download:
+        await register_by_rest(sim, cloud, name, kind, comms, first)
+    after_first = clones(sim, host)
+    code, second = sim.run_on_host(host, body, KEY if download else None)
+    assert code == 0, second
+    # The rerun kept what the first run made and said so; it never reached for --force.
+    assert "already exists; keeping it" in second and "A certificate already exists" in second
+    assert "already trusts Octopus Cloud" in second and "Removing all trusted" not in second
+    if download:
+        assert (
+            "is already registered with Octopus Cloud" in second and "Registering the tentacle" not in second
+        )
+    else:
+        assert parse_console_report(second.splitlines()) == parse_console_report(first.splitlines())
+    assert original(sim, host) == before  # the original instance is untouched
+    after_second = clones(sim, host)
+    assert len(after_second) == 1
+    # Same certificate, same trusted servers (a polling clone keeps the subscription Cloud knows it by).
+    assert after_second[0]["Thumbprint"] == after_first[0]["Thumbprint"]
+    key = lambda t: (t["Thumbprint"], str(t.get("Address")))  # noqa: E731
+    assert sorted(after_second[0]["Trusted"], key=key) == sorted(after_first[0]["Trusted"], key=key)
+    assert after_second[0]["ServiceRunning"] and after_second[0]["ServiceInstalled"]
+    named = [
+        d for d in [*sim.cloud.store.all("machines"), *sim.cloud.store.all("workers")] if d["Name"] == name
+    ]
+    assert len(named) == 1
+    if os_name == "windows" and comms == "listening":
+        rules = sim.hosts.host(host)["FirewallRules"]
+        assert len(rules) == 1 and "already there" in second
+    checked = await health(sim, cloud, named[0]["Id"])
+    assert checked["HealthStatus"] == "Healthy", checked["StatusSummary"]
+
+
+BLOCKER = (
+    "set -e\n"
+    "/opt/octopus/tentacle/Tentacle create-instance --instance Blocker --config /etc/blocker.config\n"
+    "/opt/octopus/tentacle/Tentacle new-certificate --instance Blocker\n"
+    "/opt/octopus/tentacle/Tentacle configure --instance Blocker --port {port} --noListen False\n"
+    "/opt/octopus/tentacle/Tentacle service --instance Blocker --install\n"
+)
+
+
+@pytest.mark.parametrize(
+    "filename",
+    [
+        "windows-listening-target-download.ps1",
+        "linux-listening-worker-download.sh",
+        "windows-listening-worker-console.ps1",
+        "linux-listening-target-console.sh",
+    ],
+)
+async def test_a_script_that_failed_half_way_succeeds_when_run_again(
+    sim: Simulator, clients: tuple[OctopusClient, OctopusClient], filename: str
+) -> None:
+    _, cloud = clients
+    os_name, comms, kind = golden_name(filename)
+    host, name = HOST[os_name], f"{comms}-{kind}"
+    port = 10934 if kind == "target" else 10935
+    download = "-download." in filename
+    body = (GOLDEN / filename).read_text()
+    # Another instance already listens on the clone's port: configure fails after create-instance.
+    assert sim.hosts.run(host, BLOCKER.format(port=port), syntax="Bash").code == 0
+    code, failed = sim.run_on_host(host, body, KEY if download else None)
+    assert code == 1 and f"Port {port} is already used by the Tentacle instance 'Blocker'" in failed
+    assert "Done:" not in failed
+    made = clones(sim, host)
+    assert len(made) == 1 and made[0]["Thumbprint"] and not made[0]["ServiceInstalled"]
+    assert not [
+        d for d in [*sim.cloud.store.all("machines"), *sim.cloud.store.all("workers")] if d["Name"] == name
+    ]
+    # Free the port, run the same script again.
+    freed = sim.hosts.run(
+        host, "/opt/octopus/tentacle/Tentacle configure --instance Blocker --port 10999\n", syntax="Bash"
+    )
+    assert freed.code == 0, freed.output
+    code, again = sim.run_on_host(host, body, KEY if download else None)
+    assert code == 0, again
+    assert "already exists; keeping it" in again and "Done:" in again
+    assert clones(sim, host)[0]["Thumbprint"] == made[0]["Thumbprint"]  # the certificate was kept
+    if not download:
+        await register_by_rest(sim, cloud, name, kind, comms, again)
+    named = [
+        d for d in [*sim.cloud.store.all("machines"), *sim.cloud.store.all("workers")] if d["Name"] == name
+    ]
+    assert len(named) == 1
+    checked = await health(sim, cloud, named[0]["Id"])
+    assert checked["HealthStatus"] == "Healthy", checked["StatusSummary"]
+
+
+async def test_a_registration_that_failed_is_made_on_the_rerun(
+    sim: Simulator, clients: tuple[OctopusClient, OctopusClient]
+) -> None:
+    _, cloud = clients
+    text = script(bash_plan(), cloud_target(sim), via="download")
+    code, out = sim.run_on_host("app-dev-01", text, {API_KEY_ENV: CLOUD_READER.api_key})
+    assert code == 1 and "Missing permission: MachineCreate" in out
+    code, out = sim.run_on_host("app-dev-01", text, KEY)
+    assert code == 0, out
+    assert "already exists; keeping it" in out and "Machine registered successfully" in out
+    doc = cloud_named(sim, "web-clone")
+    assert (await health(sim, cloud, doc["Id"]))["HealthStatus"] == "Healthy"
+
+
+def test_tentacle_outputs_the_rerun_checks_read(sim: Simulator) -> None:
+    # list-instances --format json: Newtonsoft's indented array of {InstanceName, ConfigurationFilePath}.
+    code, out = sim.run_on_host("app-dev-01", "/opt/octopus/tentacle/Tentacle list-instances --format json\n")
+    assert code == 0 and '    "InstanceName": "Tentacle",' in out.splitlines()
+    # configure --trust twice keeps one entry; a polling entry of the same server keeps its subscription.
+    thumb = "AB" * 20
+    text = (
+        "set -e\n"
+        "/opt/octopus/tentacle/Tentacle create-instance --instance C --config /etc/c.config\n"
+        "/opt/octopus/tentacle/Tentacle new-certificate --instance C\n"
+        f"/opt/octopus/tentacle/Tentacle configure --instance C --trust {thumb}\n"
+        f"/opt/octopus/tentacle/Tentacle server-comms --instance C --thumbprint {thumb}"
+        " --style TentacleActive --host octowiz-demo.octopus.app\n"
+    )
+    assert sim.run_on_host("app-dev-01", text)[0] == 0
+    instance = next(i for i in sim.hosts.host("app-dev-01")["Instances"] if i["Name"] == "C")
+    subscription = next(t["SubscriptionId"] for t in instance["Trusted"] if t["Address"])
+    again = text.split("\n", 3)[3]
+    assert sim.run_on_host("app-dev-01", "set -e\n" + again)[0] == 0
+    instance = next(i for i in sim.hosts.host("app-dev-01")["Instances"] if i["Name"] == "C")
+    assert len(instance["Trusted"]) == 2 and subscription in [
+        t["SubscriptionId"] for t in instance["Trusted"]
+    ]
+    code, out = sim.run_on_host(
+        "app-dev-01", "/opt/octopus/tentacle/Tentacle show-configuration --instance C\n"
+    )
+    assert f'"Thumbprint": "{thumb}"' in out and '"CertificateThumbprint"' in out
+    # service --install on an existing service: Windows reconfigures it, Linux rewrites the unit.
+    line = "/opt/octopus/tentacle/Tentacle service --instance Tentacle --install --start\n"
+    code, out = sim.run_on_host("app-dev-01", line)
+    assert code == 0 and "Service installed: Tentacle" in out
+    result = sim.hosts.run("web01", line, syntax="Bash")
+    assert result.code == 0 and "Service reconfigured" in result.output
+    assert "Service started" not in result.output  # a running Windows service is left alone
+
+
+@pytest.mark.parametrize(
+    ("syntax", "text"),
+    [
+        ("Bash", 'x="$(curl https://example.com)"\n'),
+        ("Bash", 'x="$(/opt/octopus/tentacle/Tentacle list-instances | tee y)"\n'),
+        ("Bash", 'x=""\nif [[ "$x" == *abc* ]]; then\necho y\nfi\n'),
+        ("Bash", "x=''\nif [[ \"$x\" =~ 'abc' ]]; then\necho y\nfi\n"),
+        ("PowerShell", "$X = & curl.exe https://example.com\n"),
+        ("PowerShell", "$X = 'a'\nif ($X -like '[a]*') {\n    Write-Host y\n}\n"),
+        ("PowerShell", "$X = 'a'\nif ($X -match 'a') {\n    Write-Host y\n}\n"),
+        ("PowerShell", "$null = & netsh advfirewall firewall delete rule 'name=x'\n"),
+    ],
+)
+def test_constructs_beyond_the_rerun_checks_are_refused(sim: Simulator, syntax: str, text: str) -> None:
+    result = sim.hosts.run("web01", text, syntax=syntax)
+    assert result.code == 2 and "does not understand this line" in result.output, result.output
+    assert "y" not in result.lines
+
+
+def test_the_rerun_checks_run_as_the_shells_would(sim: Simulator) -> None:
+    bash = (
+        'x="$(/opt/octopus/tentacle/Tentacle list-instances --format json)"\n'
+        'if [[ "$x" == *\'"InstanceName": "Tentacle"\'* ]]; then\necho yes\nelse\necho no\nfi\n'
+        'if [[ "$x" == *\'"InstanceName": "Tent"\'* ]]; then\necho prefix\nfi\n'
+    )
+    assert sim.hosts.run("web01", bash, syntax="Bash").lines == ["yes"]
+    exe = '& "C:\\Program Files\\Octopus Deploy\\Tentacle\\Tentacle.exe"'
+    ps = (
+        f"$Instances = {exe} list-instances --format json --console\n"
+        "if ($Instances -like '*\"instancename\": \"TENTACLE\"*') {\n    Write-Host 'yes'\n} else {\n"
+        "    Write-Host 'no'\n}\n"
+        "$null = & netsh advfirewall firewall show rule 'name=nothing'\n"
+        "Write-Host $LASTEXITCODE\n"
+    )
+    result = sim.hosts.run("web01", ps, syntax="PowerShell")
+    assert result.lines == ["yes", "1"], result.lines  # -like ignores case; netsh's output was discarded
+    # set -e: a failing command in a capture ends the script, and its sentence reaches the log.
+    failing = 'set -e\nx="$(/opt/octopus/tentacle/Tentacle show-configuration --instance Nope)"\necho after\n'
+    result = sim.hosts.run("web01", failing, syntax="Bash")
+    assert result.code == 1 and "after" not in result.lines and "has not been configured" in result.output
