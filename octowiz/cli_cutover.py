@@ -54,6 +54,11 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser | None = None) -> None
         "--filled", metavar="NAME", help="the target's secrets are entered on Cloud: enable it"
     )
     targets.add_argument("--health", action="store_true", help="run a health check on Cloud for the wave")
+    targets.add_argument(
+        "--leave-behind", metavar="NAME", help="this machine stays on the Server on purpose (with --reason)"
+    )
+    targets.add_argument("--reason", help="with --leave-behind: why (kept in the journal)")
+    targets.add_argument("--take-back", metavar="NAME", help="undo --leave-behind for this machine")
     targets.add_argument("--yes", action="store_true", help="confirm the previewed changes without asking")
     targets.add_argument("--poll-seconds", type=float, default=2.0, help="how often to check a running task")
 
@@ -208,6 +213,14 @@ def cmd_targets(args: argparse.Namespace, ctx: Any, path: Path) -> int:
             await tg.mark_filled(ctx, journal, args.filled)
             print(f"{args.filled} is enabled on Octopus Cloud.")
             report = await tg.read_targets(ctx, journal, args.wave)
+        if args.leave_behind:
+            row = await asyncio.to_thread(
+                tg.leave_behind, journal, report, args.leave_behind, args.reason or ""
+            )
+            print(f"{row.name} stays behind: {row.left_behind}")
+        if args.take_back:
+            row = await asyncio.to_thread(tg.take_back, journal, report, args.take_back)
+            print(f"{row.name} counts again.")
         if args.health:
             states = await tg.health_check(ctx, journal, report, on_progress=event, settings=settings)
             for name, state in states.items():
@@ -230,7 +243,8 @@ def cmd_targets(args: argparse.Namespace, ctx: Any, path: Path) -> int:
         return EXIT_NOT_CONFIRMED
     if problems:
         return EXIT_FAILED
-    return EXIT_OK if report.rows and all(r.cloud_state == "healthy" for r in report.rows) else EXIT_NOT_DONE
+    done = all(r.cloud_state == "healthy" or r.left_behind for r in report.rows)
+    return EXIT_OK if report.rows and done else EXIT_NOT_DONE
 
 
 def _format_targets(report: Any, offered: list[str], canary: str | None, fmt: str) -> str:
@@ -256,6 +270,7 @@ def _format_targets(report: Any, offered: list[str], canary: str | None, fmt: st
                         "host": r.host,
                         "on_cloud": r.cloud_state,
                         "secrets": r.secrets,
+                        "left_behind": r.left_behind or None,
                         "note": r.note,
                     }
                     for r in report.rows
@@ -270,7 +285,7 @@ def _format_targets(report: Any, offered: list[str], canary: str | None, fmt: st
             r.role,
             ", ".join(r.environments if r.role == "target" else r.pools),
             str(len(r.projects)),
-            r.cloud_state,
+            "left behind" if r.left_behind else r.cloud_state,
             r.host + (" (canary)" if r.host and r.host == canary else ""),
             "; ".join(r.secrets),
         ]

@@ -478,3 +478,31 @@ async def test_a_script_sent_but_not_recorded_is_found_by_its_description(setup:
     assert result.state == "registered", result.sentences
     assert len([d for d in setup.sim.server.store.all("tasks") if d["Name"] == "AdHocScript"]) == 1
     assert not [a for a in setup.journal.actions(step=t.STEP) if a.pending]
+
+
+async def test_a_machine_left_behind_on_purpose_stops_counting_and_can_be_taken_back(setup: Setup) -> None:
+    from octowiz.engine.cutover.cutover import targets_precondition
+
+    report = await setup.read()
+    ssh = report.row("linux-ssh-01")
+    assert ssh is not None and ssh.cloud_state == "missing" and ssh.projects
+    with pytest.raises(t.TargetsError, match="Say why"):
+        t.leave_behind(setup.journal, report, "linux-ssh-01", " ")
+    with pytest.raises(t.TargetsError, match="No target or worker"):
+        t.leave_behind(setup.journal, report, "no-such-box", "gone")
+    ok, _ = targets_precondition(ssh.projects[0], report.rows)
+    assert not ok
+    t.leave_behind(setup.journal, report, "linux-ssh-01", "retired with the Server")
+    again = await setup.read()  # read from Cloud and the journal afresh
+    kept = again.row("linux-ssh-01")
+    assert (
+        kept is not None and kept.left_behind == "retired with the Server" and kept.cloud_state == "missing"
+    )
+    # It no longer counts against the projects that reach it (others may still).
+    assert "linux-ssh-01" not in targets_precondition(ssh.projects[0], again.rows)[1]
+    (action,) = [a for a in setup.journal.actions() if a.kind == "leave-behind"]
+    assert action.intent["reason"] == "retired with the Server" and action.undo
+    t.take_back(setup.journal, again, "linux-ssh-01")
+    back = (await setup.read()).row("linux-ssh-01")
+    assert back is not None and not back.left_behind
+    assert not setup.sim.cloud.store.find("machines", lambda d: d.get("Name") == "linux-ssh-01")

@@ -21,6 +21,7 @@ is reconciled by name on a rerun, so a crash at any point never leaves a duplica
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import re
 import shlex
@@ -33,7 +34,7 @@ from typing import Any, Literal
 from octowiz.engine.context import Context
 from octowiz.engine.cutover import scripts
 from octowiz.engine.prepare.hosts import uri_host
-from octowiz.engine.prepare.inventory import collect
+from octowiz.engine.prepare.inventory import Inventory, collect
 from octowiz.engine.prepare.rules import Targeting
 from octowiz.journal import Journal
 from octowiz.journal.journal import now
@@ -143,6 +144,7 @@ class MachineRow:
     port: int | None = None
     disabled_on_server: bool = False
     command: str = ""
+    left_behind: str = ""  # the team's reason for not moving it to Cloud (a dead Tentacle, an old target)
 
 
 @dataclass
@@ -294,10 +296,18 @@ def _set_items(journal: Journal, rows: list[tuple[str, str, str, str, dict[str, 
 
 
 def _record_rows(journal: Journal, rows: Iterable[MachineRow]) -> None:
-    """Write each row's Cloud state (item ``machine``, stage ``cloud``) where it changed (blocking)."""
-    known = {i: (st, d) for _, i, stage, st, d in journal.items("machine") if stage == "cloud"}
+    """Write each row's Cloud state (item ``machine``, stage ``cloud``) where it changed, and mark the rows
+    the team left behind (blocking)."""
+    items = journal.items("machine")
+    known = {i: (st, d) for _, i, stage, st, d in items if stage == "cloud"}
+    behind = {
+        i: str((d or {}).get("reason") or "")
+        for _, i, stage, st, d in items
+        if stage == LEFT and st == "done"
+    }
     out = []
     for r in rows:
+        r.left_behind = behind.get(r.source_id, "")
         detail = {
             "name": r.name,
             "cloud_id": r.cloud_id,
@@ -310,6 +320,50 @@ def _record_rows(journal: Journal, rows: Iterable[MachineRow]) -> None:
         if known.get(r.source_id) != (r.cloud_state, detail):
             out.append(("machine", r.source_id, "cloud", r.cloud_state, detail))
     _set_items(journal, out)
+
+
+#: The journal stage that records a machine the team decided not to move to Cloud.
+LEFT = "left-behind"
+
+
+def leave_behind(journal: Journal, report: TargetsReport, name: str, reason: str) -> MachineRow:
+    """Record that a machine stays behind on purpose (blocking: a journal write), with its undo.
+
+    A machine left behind no longer holds the Targets step open, and no longer counts against the
+    health of the projects that reach it when they are cut over: a dead Tentacle, a disabled old target,
+    a target whose account is not wanted on Cloud. Take it back with :func:`take_back`.
+
+    Raises:
+        TargetsError: no reason, or no machine of that name in the wave.
+    """
+    if not reason.strip():
+        raise TargetsError("Say why the machine stays behind: the journal keeps the reason.")
+    row = report.row(name) or next((r for r in report.rows if r.source_id == name), None)
+    if row is None:
+        raise TargetsError(f"No target or worker of {report.wave} is called '{name}'.")
+    action = journal.begin_action(
+        STEP,
+        "leave-behind",
+        row.source_id,
+        {"name": row.name, "reason": reason.strip()},
+        {"take_back": row.source_id},
+    )
+    journal.set_item("machine", row.source_id, LEFT, "done", {"name": row.name, "reason": reason.strip()})
+    journal.finish_action(action, "done")
+    row.left_behind = reason.strip()
+    return row
+
+
+def take_back(journal: Journal, report: TargetsReport, name: str) -> MachineRow:
+    """Undo :func:`leave_behind`: the machine counts again (blocking: a journal write)."""
+    row = report.row(name) or next((r for r in report.rows if r.source_id == name), None)
+    if row is None or not row.left_behind:
+        raise TargetsError(f"'{name}' was not left behind.")
+    action = journal.begin_action(STEP, "take-back", row.source_id, {"name": row.name})
+    journal.set_item("machine", row.source_id, LEFT, "undone", {"name": row.name})
+    journal.finish_action(action, "done")
+    row.left_behind = ""
+    return row
 
 
 async def read_targets(
@@ -358,8 +412,57 @@ async def _read(
         _cloud_target(dest),
     )
     problems = [f"Could not read the Server's {part}: {why}" for part, why in inv.problems.items()]
-    targeting = Targeting(inv)
+    # Matching thousands of machines is CPU work: on a thread, so a screen showing the step stays live.
+    rows = await asyncio.to_thread(_rows, inv, ids, s_tenants, s_policies, c_machines, c_workers, cloud)
+    report = TargetsReport(
+        wave,
+        rows,
+        cloud,
+        {
+            "source": source.request_count - before[0],
+            "destination": dest.request_count - before[1],
+        },
+        problems,
+    )
+    await _j(_record_rows, journal, rows)
+    return report
+
+
+def _wave_only(inv: Inventory, wave_ids: set[str]) -> Inventory:
+    """The inventory cut to the wave's projects, for :class:`Targeting`.
+
+    Targeting relates projects to channels one by one (2,000 x 2,000 on the large scenario, a second of
+    CPU); what it finds for the wave's projects depends only on their own channels, processes and runbooks.
+    """
+    runbooks = [r for r in inv.runbooks if str(r.project_id) in wave_ids]
+    kept = {r.id for r in runbooks}
+    return dataclasses.replace(
+        inv,
+        projects=[p for p in inv.projects if str(p.id) in wave_ids],
+        channels=[c for c in inv.channels if str(c.project_id) in wave_ids],
+        processes={k: v for k, v in inv.processes.items() if k in wave_ids},
+        runbooks=runbooks,
+        runbook_processes={
+            k: v
+            for k, v in inv.runbook_processes.items()
+            if str(v.project_id) in wave_ids or (not v.project_id and k in kept)
+        },
+    )
+
+
+def _rows(
+    inv: Inventory,
+    ids: list[str],
+    s_tenants: list[m.Tenant],
+    s_policies: list[m.MachinePolicy],
+    c_machines: list[m.Machine],
+    c_workers: list[m.Worker],
+    cloud: scripts.CloudTarget,
+) -> list[MachineRow]:
+    """The wave's rows from what was read (blocking: CPU only, run on a thread)."""
     wave_ids = set(ids)
+    targeting = Targeting(_wave_only(inv, wave_ids))
+    position = {pid: n for n, pid in enumerate(ids)}
     envs = {str(e.id): str(e.name) for e in inv.environments}
     tenants = {str(t.id): t for t in s_tenants}
     policies = {str(p.id): str(p.name) for p in s_policies}
@@ -383,7 +486,7 @@ async def _read(
             roles=[],
             tenants=[],
             pools=[],
-            projects=sorted(reach, key=ids.index),
+            projects=sorted(reach, key=position.__getitem__),
             host=host,
             production=False,
             cloud_id=str(found.id) if found is not None else None,
@@ -421,22 +524,14 @@ async def _read(
         row = base(w, "worker", reach)
         row.pools = [pools.get(p, p) for p in w.worker_pool_ids or []]
         rows.append(row)
-    report = TargetsReport(
-        wave,
-        rows,
-        cloud,
-        {
-            "source": source.request_count - before[0],
-            "destination": dest.request_count - before[1],
-        },
-        problems,
-    )
+    agents = {
+        str(t.id): t for t in inv.machines if KINDS.get(str(t.communication_style)) == "kubernetes-agent"
+    }
     for r in rows:
         if r.kind == "kubernetes-agent":
-            agent = next(t for t in inv.machines if str(t.id) == r.source_id)
+            agent = agents[r.source_id]
             r.command = helm_command(r, cloud, str(_endpoint(agent).get("DefaultNamespace") or ""))
-    await _j(_record_rows, journal, rows)
-    return report
+    return rows
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -806,6 +901,21 @@ async def _console(
         plan = by_host.get(host)
         if plan is None:
             out.append(HostResult(host, "failed", sentences=[f"There is no Tentacle host called '{host}'."]))
+            continue
+        disabled = [r.name for r in report.rows if r.host == host and r.disabled_on_server]
+        if disabled and len(disabled) == len(plan.registrations):
+            # Octopus runs no script on a disabled machine: the task would end without a word about it.
+            out.append(
+                HostResult(
+                    host,
+                    "failed",
+                    sentences=[
+                        f"{', '.join(disabled)} is disabled on the Server, so its script console cannot "
+                        f"reach {host}: save its script (Ctrl+S, or --write-scripts) and run it on the host, "
+                        "or enable it on the Server first."
+                    ],
+                )
+            )
             continue
         result = HostResult(host, "registered")
         try:

@@ -9,6 +9,8 @@ Every state shown is read from Cloud; a health check asks Cloud again.
 from __future__ import annotations
 
 import asyncio
+import gc
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,7 @@ from textual.worker import Worker, WorkerState
 from octowiz.engine.context import Context
 from octowiz.engine.cutover import targets as tg
 from octowiz.engine.cutover.scripts import API_KEY_ENV, HostPlan
+from octowiz.engine.prepare.scanning import heap_kept_out_of_full_gc
 from octowiz.journal import Journal, JournalError
 from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.dialogs import Confirmed, TypedConfirm
@@ -49,6 +52,8 @@ STATE_STYLE = {
     "missing": "bright_black",
 }
 HOST_STAGES = ("script", "sent", "registered", "healthy")
+#: Rows added to a table before the screen yields to its event loop (more rows fill in batches).
+TABLE_BATCH = 100
 
 
 def state_text(state: str) -> Text:
@@ -157,6 +162,13 @@ class TargetsScreen(StepScreen):
             tooltip="The highlighted target's secrets are entered on Cloud: enable it",
             id="targets.filled",
         ),
+        Binding(
+            "ctrl+l",
+            "leave",
+            "Leave behind…",
+            tooltip="The highlighted machine stays on the Server on purpose (with a reason), or take it back",
+            id="targets.leave",
+        ),
         Binding("ctrl+r", "reload", "Refresh", tooltip="Read both instances again", id="targets.refresh"),
         Binding("ctrl+n", "continue", "Continue", tooltip="On to the cutover", id="targets.continue"),
         Binding("ctrl+b", "back", "Back", tooltip="Back to the welcome screen", id="targets.back"),
@@ -170,9 +182,11 @@ class TargetsScreen(StepScreen):
         downloads: Path,
         *,
         review: bool = False,
+        settings: tg.TargetSettings | None = None,
     ) -> None:
         super().__init__(context, journal, statuses, review=review)
         self.downloads = downloads
+        self.settings = settings or tg.TargetSettings()
         self.loaded: Loaded | None = None
         self.wave: str | None = None
         self.busy = False
@@ -204,7 +218,15 @@ class TargetsScreen(StepScreen):
             yield Button("Health check", id="health", disabled=True)
             yield Button("Continue", id="continue", variant="success", disabled=True)
 
+    def on_unmount(self) -> None:
+        # What was read and shown stayed frozen (no full-GC pause while it is shown); leaving the screen
+        # hands it back to normal collection.
+        gc.unfreeze()
+
     def on_mount(self) -> None:
+        # The heap stays frozen while the screen is shown (see on_unmount and read): freezing it now also
+        # spares its first render a full-GC pass over everything already loaded (~80 ms measured).
+        gc.freeze()
         self.title = "octowiz — Targets"
         self.query_one("#machines", DataTable).add_columns(
             "Name", "Kind", "As", "Environments / pools", "Projects", "On Cloud", "Needs"
@@ -231,7 +253,10 @@ class TargetsScreen(StepScreen):
     async def read(self, wave: str | None, note: Text | None = None) -> None:
         """Read the wave's machines from both instances (a worker: never on the UI loop)."""
         try:
-            loaded = await load(self.context, self.journal, wave)
+            # Thousands of models pile up while the wave is read: kept out of the cyclic GC's full passes
+            # (each would freeze the screen for up to a quarter of a second) until the screen closes.
+            async with heap_kept_out_of_full_gc(stay_frozen=True):
+                loaded = await load(self.context, self.journal, wave)
         except (OctopusError, JournalError, tg.TargetsError) as exc:
             self.post_message(TargetsFailed(str(exc)))
             return
@@ -250,7 +275,10 @@ class TargetsScreen(StepScreen):
             if loaded.wave is not None:
                 select.value = loaded.wave
         self._show()
-        self.query_one(f"#{self.SUMMARY_ID}", Static).update(message.note or self._summary())
+        summary = self._summary()
+        if message.note is not None:
+            summary = message.note.append("\n").append_text(summary)
+        self.query_one(f"#{self.SUMMARY_ID}", Static).update(summary)
         self._buttons()
 
     def on_targets_failed(self, message: TargetsFailed) -> None:
@@ -307,9 +335,29 @@ class TargetsScreen(StepScreen):
         loaded = self.loaded
         report = loaded.report if loaded else None
         self.rows = list(report.rows) if report else []
+        self.workers.cancel_group(self, "targets-table")
+        if len(self.rows) + len(loaded.plans if loaded else []) <= TABLE_BATCH:
+            for _ in self._fill():  # a few rows: at once, filled by the time this message is handled
+                pass
+        else:
+            self._fill_tables()
+
+    @work(exclusive=True, group="targets-table", exit_on_error=False)
+    async def _fill_tables(self) -> None:
+        """Thousands of rows go into the tables in batches, yielding between them (as Waves does): a
+        table measures every row added since it was last idle in one go, which for thousands stalls."""
+        async with heap_kept_out_of_full_gc(stay_frozen=True):
+            for _ in self._fill():
+                await asyncio.sleep(0.005)
+
+    def _fill(self) -> Iterator[None]:
+        """Fill both tables from :attr:`loaded`, yielding after every :data:`TABLE_BATCH` rows."""
+        loaded = self.loaded
         table = self.query_one("#machines", DataTable)
         table.clear()
-        for r in self.rows:
+        for n, r in enumerate(self.rows, 1):
+            if n % TABLE_BATCH == 0:
+                yield
             where = ", ".join(r.environments if r.role == "target" else r.pools)
             table.add_row(
                 Text(r.name, style="bold"),
@@ -317,7 +365,7 @@ class TargetsScreen(StepScreen):
                 r.role,
                 where if len(where) <= 34 else where[:33] + "…",
                 str(len(r.projects)),
-                state_text(r.cloud_state),
+                Text("left behind", style="bright_black") if r.left_behind else state_text(r.cloud_state),
                 Text(f"{len(r.secrets)} secret{'s' if len(r.secrets) != 1 else ''}", style="yellow")
                 if r.secrets
                 else "",
@@ -327,14 +375,17 @@ class TargetsScreen(StepScreen):
         hosts = self.query_one("#hosts", DataTable)
         hosts.clear()
         if loaded is not None:
-            for plan in loaded.plans:
+            offered = set(loaded.offered)  # thousands of hosts once the canary is healthy
+            for n, plan in enumerate(loaded.plans, 1):
+                if n % TABLE_BATCH == 0:
+                    yield
                 stages = loaded.host_stages.get(plan.host, {})
                 cells = [_stage_cell(stages.get(s)) for s in HOST_STAGES]
-                offered = (
+                mark = (
                     Text("canary", style="bold yellow")
-                    if plan.host == loaded.canary and plan.host in loaded.offered
+                    if plan.host == loaded.canary and plan.host in offered
                     else Text("yes", style="green")
-                    if plan.host in loaded.offered
+                    if plan.host in offered
                     else Text("after the canary", style="bright_black")
                 )
                 hosts.add_row(
@@ -342,7 +393,7 @@ class TargetsScreen(StepScreen):
                     plan.os,
                     str(len(plan.registrations)),
                     *cells,
-                    offered,
+                    mark,
                     key=plan.host,
                 )
         self._host_detail(0)
@@ -374,6 +425,8 @@ class TargetsScreen(StepScreen):
             text.append(
                 f"\nTentacle host: {r.host} (cloned as a second instance; the Server's instance is untouched)"
             )
+        if r.left_behind:
+            text.append(f"\nLeft behind on purpose: {r.left_behind} (Ctrl+L takes it back)", style="yellow")
         for secret in r.secrets:
             text.append(f"\n  ! {secret}", style="yellow")
         if r.note:
@@ -430,14 +483,13 @@ class TargetsScreen(StepScreen):
             for reg in plan.registrations:
                 where = ", ".join(reg.environments) if reg.kind == "target" else ", ".join(reg.worker_pools)
                 lines.append(
-                    f"{plan.host} ({plan.os}): a second Tentacle instance registered on Cloud as "
-                    f"'{reg.name}', a {reg.comms} {reg.kind} in {where or '—'}"
+                    f"{plan.host} ({plan.os}): '{reg.name}', a {reg.comms} {reg.kind} in {where or '—'}"
                 )
         lines.append(
-            "Runs as one ad-hoc script task per host through the Server's script console (visible in its "
-            "audit log). The script carries no API key: octowiz registers each clone on Cloud itself."
+            "Each host gets a second Tentacle instance, through one ad-hoc script task per host on the "
+            "Server's script console (visible in its audit log). The script carries no API key: octowiz "
+            "registers each clone on Cloud itself. The Server's own Tentacle instances are not changed."
         )
-        lines.append("The Server's own Tentacle instances are not changed.")
         title = (
             f"Clone the canary host {loaded.canary}?"
             if loaded.offered == [loaded.canary]
@@ -458,7 +510,9 @@ class TargetsScreen(StepScreen):
         """Run the chosen hosts' clone scripts through the Server's script console."""
         try:
             report = await tg.read_targets(self.context, self.journal, wave)
-            results = await tg.run_console(self.context, self.journal, report, hosts, on_event=self._event)
+            results = await tg.run_console(
+                self.context, self.journal, report, hosts, on_event=self._event, settings=self.settings
+            )
         except (OctopusError, JournalError, tg.TargetsError) as exc:
             self.post_message(TargetsFailed(str(exc)))
             return
@@ -551,7 +605,9 @@ class TargetsScreen(StepScreen):
         """One health check task on Cloud for the wave's machines."""
         try:
             report = await tg.read_targets(self.context, self.journal, wave)
-            states = await tg.health_check(self.context, self.journal, report, on_progress=self._event)
+            states = await tg.health_check(
+                self.context, self.journal, report, on_progress=self._event, settings=self.settings
+            )
         except (OctopusError, JournalError, tg.TargetsError) as exc:
             self.post_message(TargetsFailed(str(exc)))
             return
@@ -582,6 +638,46 @@ class TargetsScreen(StepScreen):
 
     def _event(self, event: tg.Event) -> None:
         self.post_message(TargetsProgress(event))
+
+    def action_leave(self) -> None:
+        loaded = self.loaded
+        if self.review or self.busy or loaded is None or loaded.report is None:
+            return
+        row = self.query_one("#machines", DataTable).cursor_row
+        if not 0 <= row < len(self.rows):
+            return
+        machine = self.rows[row]
+        report = loaded.report
+        if machine.left_behind:
+            lines = [f"{machine.name} counts again: the Targets step waits for it on Cloud."]
+            title, word, reason = f"Take {machine.name} back?", "back", ""
+        else:
+            lines = [
+                f"{machine.name} ({machine.kind} {machine.role}) stays on the Server: octowiz stops waiting "
+                "for it on Cloud, and the projects that reach it are cut over without it.",
+                "Nothing changes on either instance; the journal keeps the reason, and Ctrl+L takes it back.",
+            ]
+            title, word, reason = f"Leave {machine.name} behind?", "leave", "Why does it stay behind?"
+
+        def confirmed(answer: Confirmed | None) -> None:
+            if answer is not None and not self.busy:
+                self.leave(report, machine.name, answer.reason, back=bool(machine.left_behind))
+
+        self.app.push_screen(TypedConfirm(title, lines, word, action="Confirm", reason=reason), confirmed)
+
+    @work(exclusive=True, group="targets-leave", exit_on_error=False)
+    async def leave(self, report: tg.TargetsReport, name: str, reason: str, *, back: bool) -> None:
+        """Record the decision in the journal (a thread)."""
+        try:
+            if back:
+                await asyncio.to_thread(tg.take_back, self.journal, report, name)
+            else:
+                await asyncio.to_thread(tg.leave_behind, self.journal, report, name, reason)
+        except (JournalError, tg.TargetsError) as exc:
+            self.post_message(TargetsFailed(str(exc)))
+            return
+        what = "counts again" if back else f"left behind ({reason})"
+        self.post_message(TargetsDone("Taking back" if back else "Leaving behind", [f"{name}: {what}"], []))
 
     def on_targets_progress(self, message: TargetsProgress) -> None:
         event = message.event
@@ -635,7 +731,9 @@ class TargetsScreen(StepScreen):
         report = self.loaded.report if self.loaded else None
         # Every machine is on Cloud; whether they are healthy gates each project's cut-over instead.
         return (
-            report is not None and bool(report.rows) and all(r.cloud_state != "missing" for r in report.rows)
+            report is not None
+            and bool(report.rows)
+            and all(r.cloud_state != "missing" or r.left_behind for r in report.rows)
         )
 
     def _buttons(self) -> None:
@@ -664,7 +762,7 @@ class TargetsScreen(StepScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         ready = self.loaded is not None and self.loaded.report is not None and not self.busy
-        if action in ("run_hosts", "save_scripts", "recreate", "health", "filled"):
+        if action in ("run_hosts", "save_scripts", "recreate", "health", "filled", "leave"):
             return not self.review and ready
         if action == "continue":
             return not self.review and ready and self._complete()
@@ -698,13 +796,25 @@ async def load(context: Context, journal: Journal, wave: str | None) -> Loaded:
             stages.setdefault(host, {})[stage] = (status, detail or {})
         return list(journal.waves()), statuses, stages
 
+    def waiting() -> dict[str, list[str]]:
+        # A target created disabled keeps its secrets in the journal until they are entered on Cloud; a
+        # fresh read of both instances cannot know them, so they are added back here.
+        return {
+            source_id: [str(s) for s in (detail or {}).get("secrets") or []]
+            for _kind, source_id, stage, status, detail in journal.items("machine")
+            if stage == "secrets" and status == "needed"
+        }
+
     waves, statuses, _ = await asyncio.to_thread(recorded)
     if wave not in waves:
         wave = waves[0] if waves else None
     if wave is None:
         return Loaded(waves, None, None, [], [], None, {}, statuses)
     report = await tg.read_targets(context, journal, wave)
-    plans = tg.host_plans(report)
+    secrets = await asyncio.to_thread(waiting)
+    for row in report.rows:
+        row.secrets = row.secrets or secrets.get(row.source_id, [])
+    plans = await asyncio.to_thread(tg.host_plans, report)  # thousands of Tentacles: not on the UI loop
     canary = tg.canary_host(report, plans)
     offered = await asyncio.to_thread(tg.hosts_offered, report, plans, journal)
     _, statuses, stages = await asyncio.to_thread(recorded)
