@@ -42,6 +42,12 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser | None = None) -> None
         default="polling",
         help="how the Cloud clones talk to Cloud (default polling, what Octopus recommends for Cloud)",
     )
+    targets.add_argument(
+        "--polling-port",
+        choices=("10943", "443"),
+        help="the port polling clones use to reach Cloud (kept for the migration; default 10943, or 443 "
+        "through https://polling.<instance> where only 443 is open outbound)",
+    )
     which = targets.add_mutually_exclusive_group()
     which.add_argument(
         "--run", metavar="HOSTS", help="clone these hosts (comma-separated) via the script console"
@@ -144,6 +150,8 @@ def cmd_targets(args: argparse.Namespace, ctx: Any, path: Path) -> int:
 
     async def run(journal: Journal) -> tg.TargetsReport:
         nonlocal not_confirmed
+        if args.polling_port:
+            await asyncio.to_thread(journal.set_settings, **{tg.POLLING_443: args.polling_port == "443"})
         report = await tg.read_targets(ctx, journal, args.wave)
         plans = tg.host_plans(report, comms=args.comms)
         if args.write_scripts:

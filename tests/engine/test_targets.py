@@ -506,3 +506,15 @@ async def test_a_machine_left_behind_on_purpose_stops_counting_and_can_be_taken_
     back = (await setup.read()).row("linux-ssh-01")
     assert back is not None and not back.left_behind
     assert not setup.sim.cloud.store.find("machines", lambda d: d.get("Name") == "linux-ssh-01")
+
+
+async def test_polling_clones_reach_cloud_over_443_when_the_migration_says_so(setup: Setup) -> None:
+    report = await setup.read()
+    assert not report.cloud.polling_over_443
+    plan = next(p for p in t.host_plans(report) if p.registrations[0].comms == "polling")
+    assert "polling." not in scripts.script(plan, report.cloud, via="download")
+    setup.journal.set_settings(**{t.POLLING_443: True})
+    report = await setup.read()
+    assert report.cloud.polling_over_443
+    text = scripts.script(plan, report.cloud, via="download")
+    assert "https://polling.octowiz-demo.octopus.app" in text and "10943" not in text

@@ -258,7 +258,12 @@ def _host_and_port(kind: str, machine: m.MachineBase) -> tuple[str, int | None]:
     return "", None
 
 
-async def _cloud_target(dest: OctopusClient) -> scripts.CloudTarget:
+#: The journal setting that makes polling clones reach Cloud over 443 (``https://polling.<instance>``)
+#: instead of 10943, for data centres whose firewall opens only 443 outbound.
+POLLING_443 = "polling_over_443"
+
+
+async def _cloud_target(dest: OctopusClient, polling_over_443: bool = False) -> scripts.CloudTarget:
     """Cloud's URL, the destination space's name and Cloud's certificate thumbprint."""
     space = str(dest.space_id or "")
     try:
@@ -272,7 +277,10 @@ async def _cloud_target(dest: OctopusClient) -> scripts.CloudTarget:
         spaces, cert = [], {}
     name = next((str(s.name) for s in spaces if s.id == dest.space_id and s.name), space)
     return scripts.CloudTarget(
-        url=dest.base_url, space=name, thumbprint=str((cert or {}).get("Thumbprint") or "")
+        url=dest.base_url,
+        space=name,
+        polling_over_443=polling_over_443,
+        thumbprint=str((cert or {}).get("Thumbprint") or ""),
     )
 
 
@@ -403,13 +411,14 @@ async def _read(
     journal: Journal, wave: str, ids: list[str], source: OctopusClient, dest: OctopusClient
 ) -> TargetsReport:
     before = (source.request_count, dest.request_count)
+    over_443 = bool((await _j(lambda: journal.settings)).get(POLLING_443))
     inv, s_tenants, s_policies, c_machines, c_workers, cloud = await asyncio.gather(
         collect(source, parts=TARGET_PARTS),
         source.tenants(),
         source.machine_policies(),
         dest.machines(),
         dest.workers(),
-        _cloud_target(dest),
+        _cloud_target(dest, over_443),
     )
     problems = [f"Could not read the Server's {part}: {why}" for part, why in inv.problems.items()]
     # Matching thousands of machines is CPU work: on a thread, so a screen showing the step stays live.
@@ -600,7 +609,8 @@ def _host_healthy(report: TargetsReport, plan: HostPlan, recorded: tuple[str, An
 
 
 def hosts_offered(report: TargetsReport, plans: list[HostPlan], journal: Journal) -> list[str]:
-    """Only the canary host until its machines are healthy on Cloud (after a health check), then all.
+    """Only the canary host until its machines are healthy on Cloud (after a health check), then every
+    host that still has a machine missing on Cloud (and not left behind).
 
     Blocking: reads the journal.
     """
@@ -609,7 +619,8 @@ def hosts_offered(report: TargetsReport, plans: list[HostPlan], journal: Journal
         return []
     plan = next(p for p in plans if p.host == canary)
     if _host_healthy(report, plan, journal.item_status("host", canary, "healthy")):
-        return [p.host for p in plans]
+        missing = {r.host for r in report.rows if r.host and r.cloud_state == "missing" and not r.left_behind}
+        return [p.host for p in plans if p.host in missing]
     return [canary]
 
 

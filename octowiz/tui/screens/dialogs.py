@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -149,7 +150,14 @@ class TypedConfirm(ModalScreen[Confirmed | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", tooltip="Change nothing", id="typed.cancel")]
 
     def __init__(
-        self, title: str, lines: list[str], word: str, *, action: str = "Confirm", reason: str = ""
+        self,
+        title: str,
+        lines: list[str],
+        word: str,
+        *,
+        action: str = "Confirm",
+        reason: str = "",
+        reason_required: bool = True,
     ) -> None:
         super().__init__()
         self.heading = title
@@ -157,13 +165,15 @@ class TypedConfirm(ModalScreen[Confirmed | None]):
         self.word = word
         self.action = action
         self.reason_hint = reason
+        self.reason_required = reason_required
 
     def compose(self) -> ComposeResult:
-        preview = Text()
+        # A grid, so a bullet's wrapped lines hang under its text rather than under the bullet.
+        preview = Table.grid(padding=(0, 1))
+        preview.add_column(width=3, justify="right", style="bright_black")
+        preview.add_column(ratio=1)
         for line in self.lines:
-            preview.append("  • ", style="bright_black")
-            preview.append(f"{line}\n")
-        preview.rstrip()
+            preview.add_row("•", line)
         with Vertical(id="dialog"):
             yield Label(self.heading, classes="dialog-title")
             with VerticalScroll(id="typed-preview"):
@@ -186,7 +196,7 @@ class TypedConfirm(ModalScreen[Confirmed | None]):
     def _confirm(self) -> None:
         error = self.query_one("#typed-error", Static)
         reason = self.query_one("#typed-reason", Input).value.strip() if self.reason_hint else ""
-        if self.reason_hint and not reason:
+        if self.reason_hint and self.reason_required and not reason:
             error.update(Text("Say why: the journal records the reason with the change.", style="red"))
             self.query_one("#typed-reason", Input).focus()
             return
