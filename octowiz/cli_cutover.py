@@ -143,10 +143,14 @@ def cmd_targets(args: argparse.Namespace, ctx: Any, path: Path) -> int:
     problems: list[str] = []
     not_confirmed = False
 
+    def say(*parts: object) -> None:
+        """Progress and previews; with --format json they go to stderr, so stdout is the JSON alone."""
+        print(*parts, file=sys.stderr if args.format == "json" else sys.stdout, flush=True)
+
     def event(e: Any) -> None:
         if e.percent is None and e.message:
             for line in str(e.message).splitlines():
-                print(f"[{e.stage}] {line}", flush=True)
+                say(f"[{e.stage}] {line}")
 
     async def run(journal: Journal) -> tg.TargetsReport:
         nonlocal not_confirmed
@@ -158,24 +162,33 @@ def cmd_targets(args: argparse.Namespace, ctx: Any, path: Path) -> int:
             paths = await asyncio.to_thread(
                 tg.write_scripts, report, plans, args.write_scripts, journal=journal
             )
-            print(
+            say(
                 f"Wrote {len(paths)} clone script(s) to {args.write_scripts}; each reads the Cloud API key "
                 "from OCTOPUS_CLOUD_API_KEY (or asks for it) when it runs."
             )
         if args.recreate:
-            others = [r for r in report.rows if not r.host and r.cloud_state == "missing"]
+            # Every other kind goes to the engine, which settles by name what a crash left half done;
+            # only what is missing needs confirming.
+            others = [
+                r for r in report.rows if not r.host and r.cloud_state == "missing" and not r.left_behind
+            ]
+            settle = [r.name for r in report.rows if not r.host and not r.left_behind]
+            if not others and settle:
+                for res in await tg.recreate_others(ctx, journal, report, settle):
+                    if res.state not in ("already there",):
+                        say(f"{res.name}: {res.state}" + (f" — {res.sentence}" if res.sentence else ""))
             if others:
-                print(
+                say(
                     "To create on Octopus Cloud (environments, accounts, pools and policies matched by name):"
                 )
                 for r in others:
-                    print(
+                    say(
                         f"  {r.name} ({r.kind} {r.role})"
                         + (" — created disabled until its secrets are entered" if r.secrets else "")
                     )
                 if await asyncio.to_thread(_confirm, "create", args.yes, "targets"):
-                    for res in await tg.recreate_others(ctx, journal, report, [r.name for r in others]):
-                        print(f"{res.name}: {res.state}" + (f" — {res.sentence}" if res.sentence else ""))
+                    for res in await tg.recreate_others(ctx, journal, report, settle):
+                        say(f"{res.name}: {res.state}" + (f" — {res.sentence}" if res.sentence else ""))
                         if res.state in ("needs account", "refused", "failed"):
                             problems.append(f"{res.name}: {res.sentence or res.state}")
                     report = await tg.read_targets(ctx, journal, args.wave)
@@ -193,25 +206,27 @@ def cmd_targets(args: argparse.Namespace, ctx: Any, path: Path) -> int:
                     f"{', '.join(sorted(known)) or 'none'}."
                 )
             elif held:
+                canary = tg.canary_host(report, plans)
                 problems.append(
-                    f"{', '.join(held)} is offered once the canary host "
-                    f"{tg.canary_host(report, plans)} shows healthy on Cloud: clone it and run --health "
-                    "first."
+                    f"{', '.join(held)} is offered once the canary host {canary} shows healthy on Cloud: "
+                    "clone it and run --health first."
+                    if offered == [canary]
+                    else f"{', '.join(held)} has nothing left to clone: its machines are on Cloud."
                 )
             elif hosts:
-                print(
+                say(
                     "To clone through the Server's script console (one ad-hoc script task per host; the "
                     "script carries no API key, octowiz registers each clone on Cloud itself):"
                 )
                 for plan in plans:
                     if plan.host in hosts:
                         for reg in plan.registrations:
-                            print(f"  {plan.host} ({plan.os}): '{reg.name}' as a {reg.comms} {reg.kind}")
+                            say(f"  {plan.host} ({plan.os}): '{reg.name}' as a {reg.comms} {reg.kind}")
                 if await asyncio.to_thread(_confirm, "run", args.yes, "targets"):
                     for hr in await tg.run_console(
                         ctx, journal, report, hosts, on_event=event, plans=plans, settings=settings
                     ):
-                        print(f"{hr.host}: {hr.state}" + "".join(f" — {s}" for s in hr.sentences))
+                        say(f"{hr.host}: {hr.state}" + "".join(f" — {s}" for s in hr.sentences))
                         if hr.state != "registered":
                             problems.append(f"{hr.host}: {' '.join(hr.sentences) or hr.state}")
                     report = await tg.read_targets(ctx, journal, args.wave)
@@ -219,20 +234,20 @@ def cmd_targets(args: argparse.Namespace, ctx: Any, path: Path) -> int:
                     not_confirmed = True
         if args.filled:
             await tg.mark_filled(ctx, journal, args.filled)
-            print(f"{args.filled} is enabled on Octopus Cloud.")
+            say(f"{args.filled} is enabled on Octopus Cloud.")
             report = await tg.read_targets(ctx, journal, args.wave)
         if args.leave_behind:
             row = await asyncio.to_thread(
                 tg.leave_behind, journal, report, args.leave_behind, args.reason or ""
             )
-            print(f"{row.name} stays behind: {row.left_behind}")
+            say(f"{row.name} stays behind: {row.left_behind}")
         if args.take_back:
             row = await asyncio.to_thread(tg.take_back, journal, report, args.take_back)
-            print(f"{row.name} counts again.")
+            say(f"{row.name} counts again.")
         if args.health:
             states = await tg.health_check(ctx, journal, report, on_progress=event, settings=settings)
             for name, state in states.items():
-                print(f"health: {name}: {state}")
+                say(f"health: {name}: {state}")
             report = await tg.read_targets(ctx, journal, args.wave)
         return report
 
@@ -327,10 +342,14 @@ def cmd_cutover(args: argparse.Namespace, ctx: Any, path: Path) -> int:
     problems: list[str] = []
     not_confirmed = False
 
+    def say(*parts: object) -> None:
+        """Progress and previews; with --format json they go to stderr, so stdout is the JSON alone."""
+        print(*parts, file=sys.stderr if args.format == "json" else sys.stdout, flush=True)
+
     def event(e: co.CutoverEvent) -> None:
         if e.percent is None and e.message:
             for line in e.message.splitlines():
-                print(f"[{e.stage}] {line}", flush=True)
+                say(f"[{e.stage}] {line}")
 
     async def run(
         journal: Journal,
@@ -376,7 +395,7 @@ def cmd_cutover(args: argparse.Namespace, ctx: Any, path: Path) -> int:
                         if release or env:
                             preview = await cut.test_preview(pid, release_id=release, environment_id=env)
                         for line in preview.lines():
-                            print(line)
+                            say(line)
 
                         async def confirm(_: co.TestPreview) -> bool:
                             return await asyncio.to_thread(_confirm, "deploy", args.yes, "cutover")
@@ -389,21 +408,28 @@ def cmd_cutover(args: argparse.Namespace, ctx: Any, path: Path) -> int:
                             else:
                                 problems.append(str(exc))
                         else:
-                            print(f"test: {preview.project_name}: {result.status} — {result.sentence}")
+                            say(f"test: {preview.project_name}: {result.status} — {result.sentence}")
                             if result.status != "passed":
                                 problems.append(result.sentence)
             if args.disable:
+                if args.test:
+                    checks = await cut.disable_preview()  # the test that just ran counts
                 wanted = (
                     [c.project_id for c in checks]
                     if args.disable == "*"
                     else [_project_id(p, checks) or p for p in args.disable.split(",") if p.strip()]
                 )
-                chosen = [c for c in checks if c.project_id in wanted and c.state == "enabled"]
+                unfinished = await cut.unfinished()
+                chosen = [
+                    c
+                    for c in checks
+                    if c.project_id in wanted and (c.state == "enabled" or c.project_id in unfinished)
+                ]
                 for c in chosen:
                     verdict = (
                         "may be disabled" if c.allowed else "needs --override" if c.overridable else "refused"
                     )
-                    print(f"disable: {c.name}: {verdict}" + "".join(f"\n  - {r}" for r in c.reasons))
+                    say(f"disable: {c.name}: {verdict}" + "".join(f"\n  - {r}" for r in c.reasons))
                 allowed = [c for c in chosen if c.allowed or (c.overridable and args.override)]
                 confirmed = (
                     await asyncio.to_thread(_confirm, "disable", args.yes, "cutover") if allowed else False
@@ -411,7 +437,7 @@ def cmd_cutover(args: argparse.Namespace, ctx: Any, path: Path) -> int:
                 if confirmed:
                     for c in allowed:
                         outcome = await cut.disable(c.project_id, override=args.override)
-                        print(f"{c.name}: {outcome.status} — {outcome.sentence}")
+                        say(f"{c.name}: {outcome.status} — {outcome.sentence}")
                         if outcome.status in ("refused", "failed"):
                             problems.append(outcome.sentence)
                 elif allowed:
@@ -427,13 +453,13 @@ def cmd_cutover(args: argparse.Namespace, ctx: Any, path: Path) -> int:
                 if pid is None:
                     problems.append(f"No project of the wave is called '{args.reenable}'.")
                 else:
-                    print(
+                    say(
                         f"re-enable: {args.reenable} is enabled on the Server again; its Cloud triggers are "
                         "disabled again."
                     )
                     if await asyncio.to_thread(_confirm, "enable", args.yes, "cutover"):
                         outcome = await cut.reenable(pid)
-                        print(f"{args.reenable}: {outcome.status} — {outcome.sentence}")
+                        say(f"{args.reenable}: {outcome.status} — {outcome.sentence}")
                         if outcome.status in ("refused", "failed"):
                             problems.append(outcome.sentence)
                     else:

@@ -884,6 +884,37 @@ class Cutover:
             )
         return out
 
+    async def unfinished(self) -> set[str]:
+        """Projects whose disable or re-enable a run left half done (an action without its outcome).
+
+        Their Server project may already show the new state, so choosing projects by that state alone
+        would never finish them: callers add these to what they disable or re-enable.
+        """
+        kinds = (KIND_DISABLE, KIND_ENABLE, KIND_TRIGGER_ON, KIND_TRIGGER_OFF)
+        actions = await self._j(self.journal.actions, None, STEP)
+        stages = await self._stages()
+        out = set()
+        latest: dict[str, Any] = {}
+        for a in actions:  # newest first
+            if a.pending and a.kind in kinds:
+                out.add(str(a.intent.get("project_id") or a.target))
+            if a.kind in (KIND_DISABLE, KIND_ENABLE):
+                latest.setdefault(a.target, a)
+        for pid, a in latest.items():
+            # The last disable went through but the run stopped before recording the project's stage.
+            recorded = stages.get(pid, {}).get(STAGE_DISABLED, ("", {}))[0]
+            if (
+                a.kind == KIND_DISABLE
+                and a.outcome in ("done", "overridden")
+                and recorded
+                not in (
+                    "done",
+                    "overridden",
+                )
+            ):
+                out.add(pid)
+        return out
+
     async def _last_disable(self, pid: str) -> Any:
         for action in await self._j(self.journal.actions, None, STEP):
             if action.target == pid and action.kind in (KIND_DISABLE, KIND_ENABLE):

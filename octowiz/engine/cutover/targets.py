@@ -620,8 +620,22 @@ def hosts_offered(report: TargetsReport, plans: list[HostPlan], journal: Journal
     plan = next(p for p in plans if p.host == canary)
     if _host_healthy(report, plan, journal.item_status("host", canary, "healthy")):
         missing = {r.host for r in report.rows if r.host and r.cloud_state == "missing" and not r.left_behind}
-        return [p.host for p in plans if p.host in missing]
+        return [p.host for p in plans if p.host in missing or p.host in unfinished_hosts(journal)]
     return [canary]
+
+
+def unfinished_hosts(journal: Journal) -> set[str]:
+    """Hosts a run left half done: an action without its outcome, or a clone sent but not registered.
+
+    A crash after the clone appeared on Cloud leaves it there, so "missing on Cloud" alone would never
+    offer the host again and its journal would stay unfinished. Blocking: reads the journal.
+    """
+    pending = {a.target for a in journal.actions(step=STEP) if a.pending}
+    stages: dict[str, dict[str, str]] = {}
+    for _k, host, stage, status, _d in journal.items("host"):
+        stages.setdefault(host, {})[stage] = status
+    sent = {h for h, st in stages.items() if "sent" in st and st.get("registered") != "done"}
+    return (pending & set(stages)) | sent
 
 
 def write_scripts(
