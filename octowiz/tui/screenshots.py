@@ -46,6 +46,40 @@ async def _type(pilot: Any, text: str) -> None:
         await pilot.press(ch)
 
 
+async def _ready(pilot: Any) -> None:
+    """Until the step screen on top has read both instances and nothing runs on it."""
+    await settle(pilot)
+    await until(
+        pilot,
+        lambda: getattr(pilot.app.screen, "loaded", None) is not None and not pilot.app.screen.busy,
+    )
+    await settle(pilot)
+
+
+async def _run(pilot: Any, action: str) -> None:
+    """Run a step screen's action and wait for it to end."""
+    await pilot.app.screen.run_action(action)
+    await _ready(pilot)
+
+
+async def _confirm(pilot: Any, action: str, word: str, *, reason: str = "") -> None:
+    """Run an action that asks for a typed confirmation (and a reason), confirm it, wait for the end."""
+    screen = pilot.app.screen
+    await screen.run_action(action)
+    await until(pilot, lambda: type(pilot.app.screen).__name__ == "TypedConfirm")
+    await settle(pilot)  # the dialog has focused its first field
+    if pilot.app.screen.reason_hint:
+        await _type(pilot, reason)
+        await pilot.press("tab")
+    await _type(pilot, word)
+    await pilot.press("enter")
+    await settle(pilot)
+    if pilot.app.screen is not screen:  # the dialog refused what was typed: say what it said
+        dialog = pilot.app.screen
+        raise RuntimeError(f"{dialog.heading} {dialog.query_one('#typed-error').render()}")
+    await _ready(pilot)
+
+
 async def shoot(out: Path) -> list[Path]:
     """Drive the demo through its screens and save each one."""
     from octowiz.engine.context import demo_context
@@ -105,6 +139,8 @@ async def shoot(out: Path) -> list[Path]:
             for text in ("demopassword", "tab", "demopassword", "enter"):
                 await (pilot.press(text) if text in ("tab", "enter") else _type(pilot, text))
             await until(pilot, lambda: type(app.screen).__name__ == "PreviewDialog")
+            for _ in range(3):  # laid out and drawn (settle would wait on the run, which waits on this)
+                await pilot.pause()
             save("migrate-preview")
             await pilot.press("shift+tab", "enter")  # Cancel has the focus: Import is before it
             await until(
@@ -112,6 +148,26 @@ async def shoot(out: Path) -> list[Path]:
             )
             await settle(pilot)
             save("migrate-done")
+            await app.screen.run_action("continue")
+            await _ready(pilot)
+            # Targets: the canary cloned through the Server's script console, then a health check.
+            await _confirm(pilot, "run_hosts", "run")
+            await _run(pilot, "health")
+            save("targets")
+            # The other hosts. Some of the demo's Tentacles do not answer (web-test-02's is offline): they
+            # stay behind on the Server, each with a reason, so the cut-over can go on without them.
+            await _confirm(pilot, "run_hosts", "run")
+            await _run(pilot, "health")
+            targets: Any = app.screen
+            for name in [r.name for r in targets.rows if r.cloud_state == "missing"]:
+                targets.query_one("#machines").move_cursor(row=[r.name for r in targets.rows].index(name))
+                await _confirm(
+                    pilot, "leave", "leave", reason="Its Tentacle does not answer; it stays for now"
+                )
+            await app.screen.run_action("continue")
+            await _ready(pilot)
+            save("cutover")
+            await _confirm(pilot, "disable", "disable", reason="Demo: targets checked by hand")
             await app.screen.run_action("continue")
             await settle(pilot)
             save("overview")

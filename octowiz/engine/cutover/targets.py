@@ -303,9 +303,9 @@ def _set_items(journal: Journal, rows: list[tuple[str, str, str, str, dict[str, 
     )
 
 
-def _record_rows(journal: Journal, rows: Iterable[MachineRow]) -> None:
+def _record_rows(journal: Journal, rows: Iterable[MachineRow], record: bool = True) -> None:
     """Write each row's Cloud state (item ``machine``, stage ``cloud``) where it changed, and mark the rows
-    the team left behind (blocking)."""
+    the team left behind (blocking). With ``record`` False (a review) the rows are marked, nothing written."""
     items = journal.items("machine")
     known = {i: (st, d) for _, i, stage, st, d in items if stage == "cloud"}
     behind = {
@@ -313,9 +313,16 @@ def _record_rows(journal: Journal, rows: Iterable[MachineRow]) -> None:
         for _, i, stage, st, d in items
         if stage == LEFT and st == "done"
     }
+    # A target created disabled waits for secrets the API cannot read: only the journal knows which.
+    waiting = {
+        i: [str(x) for x in (d or {}).get("secrets") or []]
+        for _, i, stage, st, d in items
+        if stage == "secrets" and st == "needed"
+    }
     out = []
     for r in rows:
         r.left_behind = behind.get(r.source_id, "")
+        r.secrets = r.secrets or waiting.get(r.source_id, [])
         detail = {
             "name": r.name,
             "cloud_id": r.cloud_id,
@@ -327,7 +334,8 @@ def _record_rows(journal: Journal, rows: Iterable[MachineRow]) -> None:
             detail["secrets"] = r.secrets
         if known.get(r.source_id) != (r.cloud_state, detail):
             out.append(("machine", r.source_id, "cloud", r.cloud_state, detail))
-    _set_items(journal, out)
+    if record:
+        _set_items(journal, out)
 
 
 #: The journal stage that records a machine the team decided not to move to Cloud.
@@ -380,6 +388,7 @@ async def read_targets(
     wave: str,
     *,
     clients: tuple[OctopusClient, OctopusClient] | None = None,
+    record: bool = True,
 ) -> TargetsReport:
     """Every target and worker a planned wave's projects reach, with its state read from Cloud.
 
@@ -389,6 +398,8 @@ async def read_targets(
 
     Args:
         clients: already open ``(source, destination)`` clients; by default opened for the migration.
+        record: record the rows' Cloud states in the journal; False (or a read-only journal, a review)
+            writes nothing.
 
     Raises:
         TargetsError: the wave is not planned.
@@ -397,18 +408,25 @@ async def read_targets(
     ids = waves.get(wave)
     if not ids:
         raise TargetsError(f"There is no wave called '{wave}' in this migration: plan it first.")
+    record = record and not getattr(journal, "read_only", False)
     if clients is not None:
-        return await _read(journal, wave, ids, *clients)
+        return await _read(journal, wave, ids, *clients, record=record)
     settings = await _j(lambda: journal.settings)
     from octowiz.engine.session import clients as open_clients
 
     async with open_clients(context, settings) as (source, dest):
         assert dest is not None
-        return await _read(journal, wave, ids, source, dest)
+        return await _read(journal, wave, ids, source, dest, record=record)
 
 
 async def _read(
-    journal: Journal, wave: str, ids: list[str], source: OctopusClient, dest: OctopusClient
+    journal: Journal,
+    wave: str,
+    ids: list[str],
+    source: OctopusClient,
+    dest: OctopusClient,
+    *,
+    record: bool = True,
 ) -> TargetsReport:
     before = (source.request_count, dest.request_count)
     over_443 = bool((await _j(lambda: journal.settings)).get(POLLING_443))
@@ -433,7 +451,7 @@ async def _read(
         },
         problems,
     )
-    await _j(_record_rows, journal, rows)
+    await _j(_record_rows, journal, rows, record)
     return report
 
 
@@ -620,7 +638,8 @@ def hosts_offered(report: TargetsReport, plans: list[HostPlan], journal: Journal
     plan = next(p for p in plans if p.host == canary)
     if _host_healthy(report, plan, journal.item_status("host", canary, "healthy")):
         missing = {r.host for r in report.rows if r.host and r.cloud_state == "missing" and not r.left_behind}
-        return [p.host for p in plans if p.host in missing or p.host in unfinished_hosts(journal)]
+        unfinished = unfinished_hosts(journal)  # once, not a journal read per host (thousands of hosts)
+        return [p.host for p in plans if p.host in missing or p.host in unfinished]
     return [canary]
 
 

@@ -220,8 +220,18 @@ class CutoverScreen(StepScreen):
         Binding("ctrl+b", "back", "Back", tooltip="Back to the welcome screen", id="cutover.back"),
     ]
 
-    def __init__(self, context: Context, journal: Journal, statuses: dict[str, str], *, review: bool = False):
+    def __init__(
+        self,
+        context: Context,
+        journal: Journal,
+        statuses: dict[str, str],
+        *,
+        review: bool = False,
+        settings: co.CutoverSettings | None = None,
+    ):
         super().__init__(context, journal, statuses, review=review)
+        #: How tasks are followed (tests poll faster than a real Octopus Cloud should be polled).
+        self.settings = settings or co.CutoverSettings()
         self.loaded: Loaded | None = None
         self.wave: str | None = None
         self.busy = False
@@ -298,7 +308,12 @@ class CutoverScreen(StepScreen):
             if loaded.wave is not None:
                 select.value = loaded.wave
         self._show()
-        self.query_one(f"#{self.SUMMARY_ID}", Static).update(message.note or self._summary())
+        if not self.busy and not isinstance(self.focused, DataTable):
+            self.query_one("#projects", DataTable).focus()  # arrows move through the rows at once
+        summary = self._summary()
+        if message.note is not None:
+            summary = message.note.append("\n").append_text(summary)
+        self.query_one(f"#{self.SUMMARY_ID}", Static).update(summary)
         self._buttons()
 
     def on_cutover_failed(self, message: CutoverFailed) -> None:
@@ -414,12 +429,16 @@ class CutoverScreen(StepScreen):
                 text.append("\nMay be disabled only with a typed reason:", style="yellow")
             else:
                 text.append("\nCannot be disabled yet:", style="red")
+        elif c.state == "disabled":
+            text.append("\nIt runs from Octopus Cloud now; Re-enable (Ctrl+Z) rolls it back.", style="green")
+            if c.reasons:
+                text.append("\nDisabled although (the journal keeps the reason):", style="yellow")
         for reason in c.reasons:
             text.append(f"\n  • {reason}")
         for note in c.notes:
             text.append(f"\n  {note}", style="bright_black")
         test = (self.loaded.tests if self.loaded else {}).get(c.project_id)
-        if test and test[1].get("sentence"):
+        if test and test[1].get("sentence") and str(test[1]["sentence"]) not in c.notes:
             text.append(f"\nTest: {test[1]['sentence']}")
         panel.update(text)
 
@@ -552,7 +571,9 @@ class CutoverScreen(StepScreen):
             return True
 
         try:
-            async with co.open_cutover(self.context, self.journal, wave, on_event=self._event) as cut:
+            async with co.open_cutover(
+                self.context, self.journal, wave, on_event=self._event, settings=self.settings
+            ) as cut:
                 result = await cut.run_test(preview, confirm=yes)
         except _FAILURES as exc:
             self.post_message(CutoverFailed(str(exc)))
@@ -582,7 +603,7 @@ class CutoverScreen(StepScreen):
         overrides = [c for c in chosen if not c.allowed]
         lines = [
             f"{c.name}: disabled on the Server"
-            + ("" if c.allowed else f" ANYWAY ({'; '.join(c.reasons)})")
+            + ("" if c.allowed else f" ANYWAY ({'; '.join(r.rstrip('.') for r in c.reasons)})")
             + "; its triggers on Octopus Cloud are enabled at the same time"
             for c in chosen
         ]
@@ -591,12 +612,18 @@ class CutoverScreen(StepScreen):
             "Re-enable (Ctrl+Z) rolls a project back: enabled on the Server, its Cloud triggers held again."
         )
         wave = loaded.wave
-        ids = [c.project_id for c in chosen]
+        ready = [c.project_id for c in chosen if c.allowed]
 
         def confirmed(answer: Confirmed | None) -> None:
-            if answer is not None and not self.busy:
-                self._begin("Disabling on the Server")
-                self.disable(wave, ids, answer.reason or None)
+            if answer is None or self.busy:
+                return
+            # Without a reason only the projects whose preconditions all hold are disabled.
+            ids = [c.project_id for c in chosen] if answer.reason else ready
+            if not ids:
+                self.notify("Nothing was disabled: give a reason to disable anyway.", title="Disable")
+                return
+            self._begin("Disabling on the Server")
+            self.disable(wave, ids, answer.reason or None)
 
         self.app.push_screen(
             TypedConfirm(
@@ -604,9 +631,13 @@ class CutoverScreen(StepScreen):
                 lines,
                 "disable",
                 action="Disable",
-                reason="Some preconditions are not met; say why they are disabled anyway:"
-                if overrides
-                else "",
+                reason=(
+                    "Some preconditions are not met: say why those are disabled anyway, or leave this empty "
+                    "to disable only the ready ones."
+                    if overrides
+                    else ""
+                ),
+                reason_required=not ready,
             ),
             confirmed,
         )
@@ -616,10 +647,12 @@ class CutoverScreen(StepScreen):
         """Disable each project on the Server, journaled with its undo."""
         lines, problems = [], []
         try:
-            async with co.open_cutover(self.context, self.journal, wave, on_event=self._event) as cut:
+            async with co.open_cutover(
+                self.context, self.journal, wave, on_event=self._event, settings=self.settings
+            ) as cut:
                 for pid in project_ids:
                     outcome = await cut.disable(pid, override=override)
-                    lines.append(f"{pid}: {outcome.status} — {outcome.sentence}")
+                    lines.append(outcome.sentence)  # it names the project
                     if outcome.status in ("refused", "failed"):
                         problems.append(outcome.sentence)
         except _FAILURES as exc:
@@ -654,7 +687,9 @@ class CutoverScreen(StepScreen):
     async def reenable(self, wave: str, project_id: str) -> None:
         """Roll one project back."""
         try:
-            async with co.open_cutover(self.context, self.journal, wave, on_event=self._event) as cut:
+            async with co.open_cutover(
+                self.context, self.journal, wave, on_event=self._event, settings=self.settings
+            ) as cut:
                 outcome = await cut.reenable(project_id)
         except _FAILURES as exc:
             self.post_message(CutoverFailed(str(exc)))

@@ -214,7 +214,7 @@ class TargetsScreen(StepScreen):
         if not self.review:
             yield Button("Run on hosts…", id="run_hosts", variant="warning", disabled=True)
             yield Button("Save scripts", id="save_scripts", disabled=True)
-            yield Button("Recreate others…", id="recreate", disabled=True)
+            yield Button("Recreate…", id="recreate", disabled=True)
             yield Button("Health check", id="health", disabled=True)
             yield Button("Continue", id="continue", variant="success", disabled=True)
 
@@ -275,6 +275,8 @@ class TargetsScreen(StepScreen):
             if loaded.wave is not None:
                 select.value = loaded.wave
         self._show()
+        if not self.busy and not isinstance(self.focused, DataTable):
+            self.query_one("#machines", DataTable).focus()  # arrows move through the rows at once
         summary = self._summary()
         if message.note is not None:
             summary = message.note.append("\n").append_text(summary)
@@ -320,9 +322,10 @@ class TargetsScreen(StepScreen):
                 "Cloud, the other hosts are offered."
             )
         elif loaded.offered:
+            more = len(loaded.offered) - 6
             text.append(
                 f"\nOffered for cloning: {', '.join(loaded.offered[:6])}"
-                + (" …" if len(loaded.offered) > 6 else "")
+                + (f" and {more} more" if more > 0 else "")
                 + "."
             )
         if all(r.cloud_state == "healthy" for r in rows):
@@ -346,9 +349,18 @@ class TargetsScreen(StepScreen):
     async def _fill_tables(self) -> None:
         """Thousands of rows go into the tables in batches, yielding between them (as Waves does): a
         table measures every row added since it was last idle in one go, which for thousands stalls."""
-        async with heap_kept_out_of_full_gc(stay_frozen=True):
-            for _ in self._fill():
-                await asyncio.sleep(0.005)
+        # Hidden until filled: a shown table re-renders every visible line after each batch (30-60 ms
+        # measured), on top of measuring the batch; the loading indicator shows meanwhile.
+        tables = [self.query_one("#machines", DataTable), self.query_one("#hosts", DataTable)]
+        busy = self.query_one(f"#{self.BUSY_ID}", LoadingIndicator)
+        busy.display, tables[0].display, tables[1].display = True, False, False
+        try:
+            async with heap_kept_out_of_full_gc(stay_frozen=True):
+                for _ in self._fill():
+                    await asyncio.sleep(0.005)
+        finally:
+            tables[0].display = tables[1].display = True
+            busy.display = any(w.group == "targets-read" and not w.is_finished for w in self.workers)
 
     def _fill(self) -> Iterator[None]:
         """Fill both tables from :attr:`loaded`, yielding after every :data:`TABLE_BATCH` rows."""
@@ -386,6 +398,8 @@ class TargetsScreen(StepScreen):
                     if plan.host == loaded.canary and plan.host in offered
                     else Text("yes", style="green")
                     if plan.host in offered
+                    else Text("on Cloud", style="bright_black")
+                    if all(r.cloud_state != "missing" for r in self.rows if r.host == plan.host)
                     else Text("after the canary", style="bright_black")
                 )
                 hosts.add_row(
@@ -796,24 +810,12 @@ async def load(context: Context, journal: Journal, wave: str | None) -> Loaded:
             stages.setdefault(host, {})[stage] = (status, detail or {})
         return list(journal.waves()), statuses, stages
 
-    def waiting() -> dict[str, list[str]]:
-        # A target created disabled keeps its secrets in the journal until they are entered on Cloud; a
-        # fresh read of both instances cannot know them, so they are added back here.
-        return {
-            source_id: [str(s) for s in (detail or {}).get("secrets") or []]
-            for _kind, source_id, stage, status, detail in journal.items("machine")
-            if stage == "secrets" and status == "needed"
-        }
-
     waves, statuses, _ = await asyncio.to_thread(recorded)
     if wave not in waves:
         wave = waves[0] if waves else None
     if wave is None:
         return Loaded(waves, None, None, [], [], None, {}, statuses)
     report = await tg.read_targets(context, journal, wave)
-    secrets = await asyncio.to_thread(waiting)
-    for row in report.rows:
-        row.secrets = row.secrets or secrets.get(row.source_id, [])
     plans = await asyncio.to_thread(tg.host_plans, report)  # thousands of Tentacles: not on the UI loop
     canary = tg.canary_host(report, plans)
     offered = await asyncio.to_thread(tg.hosts_offered, report, plans, journal)
