@@ -170,16 +170,23 @@ def _build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser(
         "status",
         parents=[demo_options],
-        help="what the journal knows about a migration",
-        description="Print a migration's settings, steps and last actions from its journal "
-        "(read-only: neither instance is contacted).",
+        help="where a migration stands: what remains, drift, the last actions",
+        description="Print where a migration stands: its settings and steps, what remains per wave, project "
+        "and stage, projects changed on the Server since they were verified (drift), and the last actions. "
+        "Read-only: the journal is opened read-only and both instances are read through clients that refuse "
+        "to send anything but GET; --journal-only contacts neither instance.",
     )
     status.add_argument("name", nargs="?", help="the migration (default: the most recent)")
     status.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    status.add_argument(
+        "--journal-only", action="store_true", help="only what the journal knows (no instance is contacted)"
+    )
 
     from octowiz.cli_cutover import add_parsers
+    from octowiz.cli_retire import add_parser as add_retire
 
     add_parsers(sub, demo_options)
+    add_retire(sub, demo_options)
     return parser
 
 
@@ -661,7 +668,14 @@ def _cmd_status(args: argparse.Namespace) -> int:
                 for a in actions
             ],
         }
-        print(_format_status(report, args.format))
+        # What remains and drift need both instances, read through read-only clients (review/report.py).
+        from octowiz.engine.review.report import status_output
+
+        print(
+            _format_status(report, args.format)
+            if args.journal_only
+            else status_output(ctx, path, args.format, report)
+        )
         return EXIT_OK
     finally:
         ctx.close()
@@ -743,6 +757,10 @@ def _cmd_cutover_step(args: argparse.Namespace) -> int:
         path = _migration_path(ctx, args.name)
         if path is None:
             return EXIT_FAILED
+        if args.command == "retire":
+            from octowiz.cli_retire import cmd_retire
+
+            return cmd_retire(args, ctx, path)
         run = cli_cutover.cmd_targets if args.command == "targets" else cli_cutover.cmd_cutover
         return run(args, ctx, path)
     finally:
@@ -780,6 +798,7 @@ def main(argv: list[str] | None = None) -> int:
         "migrate": _cmd_migrate,
         "targets": _cmd_cutover_step,
         "cutover": _cmd_cutover_step,
+        "retire": _cmd_cutover_step,
     }
     try:
         return commands.get(args.command or "", _cmd_wizard)(args)

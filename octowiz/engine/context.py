@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,6 +110,24 @@ class Context:
     def journal_path(self, name: str) -> Path:
         """Where the journal of a migration of this name lives."""
         return journal_path(self.migrations_dir, name)
+
+    def read_only(self) -> Context:
+        """A copy of this context whose clients can only read (a review).
+
+        Its transport (the simulator's, or httpx's default for real instances) is wrapped in
+        :class:`~octowiz.octopus.readonly.ReadOnlyTransport`, which refuses any request but GET and HEAD
+        before it leaves the process. The copy shares the keys and the simulator: close only the original.
+        """
+        from octowiz.octopus.readonly import read_only
+
+        return dataclasses.replace(self, transport=read_only(self.transport))
+
+    @property
+    def is_read_only(self) -> bool:
+        """True for a context made by :meth:`read_only`."""
+        from octowiz.octopus.readonly import ReadOnlyTransport
+
+        return isinstance(self.transport, ReadOnlyTransport)
 
     def close(self) -> None:
         """Release the simulator, if any."""

@@ -30,6 +30,7 @@ STEPS: tuple[Step, ...] = (
     Step("migrate", "Migrate", mutating=True),
     Step("targets", "Targets", mutating=True),
     Step("cutover", "Cutover", mutating=True),
+    Step("retire", "Retire", mutating=True),
 )
 
 STEP_IDS = tuple(s.id for s in STEPS)

@@ -250,10 +250,14 @@ class Journal:
     unless ``lock=False`` (read-only reviews and ``octowiz status`` do not lock).
     """
 
-    def __init__(self, path: Path, db: sqlite3.Connection, lock: MigrationLock | None) -> None:
+    def __init__(
+        self, path: Path, db: sqlite3.Connection, lock: MigrationLock | None, read_only: bool = False
+    ) -> None:
         self.path = path
         self._db = db
         self._lock = lock
+        #: True when opened with ``read_only=True`` (a review): every write raises :class:`JournalError`.
+        self.read_only = read_only
         # One connection serves the UI's threads and a wave's concurrent copies: one statement or
         # transaction at a time, so two transactions never interleave on it.
         self._guard = threading.RLock()
@@ -284,14 +288,22 @@ class Journal:
         return journal
 
     @classmethod
-    def open(cls, path: Path, *, lock: bool = True) -> Journal:
-        """Open an existing journal, migrating its schema forward if it is older."""
+    def open(cls, path: Path, *, lock: bool = True, read_only: bool = False) -> Journal:
+        """Open an existing journal, migrating its schema forward if it is older.
+
+        Args:
+            lock: take the migration's lock (a run); False for ``octowiz status`` and reviews.
+            read_only: open the database read-only (SQLite ``mode=ro``, never migrated forward) and make
+                every write method raise :class:`JournalError`: a review writes nothing. Never locks.
+        """
         if not path.exists():
             raise JournalError(f"There is no migration journal at {path}.")
+        if read_only:
+            return cls._connect(path, lock=False, create=False, read_only=True)
         return cls._connect(path, lock=lock, create=False)
 
     @classmethod
-    def _connect(cls, path: Path, *, lock: bool, create: bool) -> Journal:
+    def _connect(cls, path: Path, *, lock: bool, create: bool, read_only: bool = False) -> Journal:
         held: MigrationLock | None = None
         if lock:
             held = MigrationLock(path.with_name(path.name + ".lock"))
@@ -305,12 +317,12 @@ class Journal:
                         f"The journal {path.name} is damaged (it is not a SQLite database); octowiz left it "
                         "untouched. Restore it from a backup, or delete the migration and start again."
                     )
-            uri = f"file:{path}?mode={'rwc' if create else 'rw'}"
+            uri = f"file:{path}?mode={'ro' if read_only else 'rwc' if create else 'rw'}"
             db: sqlite3.Connection | None = None
             try:
                 db = sqlite3.connect(uri, uri=True, timeout=5, isolation_level=None, check_same_thread=False)
-                journal = cls(path, db, held)
-                journal._prepare(create)
+                journal = cls(path, db, held, read_only)
+                journal._prepare(create, read_only=read_only)
                 return journal
             except sqlite3.OperationalError:
                 if db is not None:
@@ -326,7 +338,7 @@ class Journal:
                     isolation_level=None,
                     check_same_thread=False,
                 )
-                journal = cls(path, db, held)
+                journal = cls(path, db, held, read_only)
                 try:
                     journal._prepare(create, read_only=True)
                 except BaseException:
@@ -368,6 +380,11 @@ class Journal:
                 f"The journal {self.path.name} is not an octowiz journal (it has no schema); octowiz left it "
                 "untouched."
             )
+        if version < SCHEMA_VERSION and read_only and self.read_only:
+            raise JournalError(
+                f"The journal {self.path.name} needs upgrading to this octowiz's schema, which a read-only "
+                "review never does: resume the migration once to upgrade it, then review it."
+            )
         if version < SCHEMA_VERSION and read_only:
             raise JournalError(
                 f"The journal {self.path.name} needs upgrading to this octowiz's schema, "
@@ -392,7 +409,9 @@ class Journal:
             db.execute("PRAGMA synchronous=FULL")
 
     def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
-        """Run one recorded fact as one transaction."""
+        """Run one recorded fact as one transaction (every write method comes through here)."""
+        if self.read_only:
+            raise JournalError("This journal is open read-only (a review): nothing is written.")
         try:
             with self._guard:
                 self._db.execute("BEGIN IMMEDIATE")

@@ -25,6 +25,7 @@ from octowiz.tui.screens.dialogs import ConfirmDelete, DeleteChoice, NameDialog
 from octowiz.tui.screens.differences import DifferencesScreen
 from octowiz.tui.screens.migrate import MigrateScreen
 from octowiz.tui.screens.overview import OverviewData, OverviewScreen
+from octowiz.tui.screens.retire import RetireScreen
 from octowiz.tui.screens.targets import TargetsScreen
 from octowiz.tui.screens.users import UsersScreen
 from octowiz.tui.screens.waves import WavesScreen
@@ -167,6 +168,10 @@ class OctowizApp(App[None]):
             )
         elif step == "cutover":
             screen = CutoverScreen(self.context, journal, statuses, review=review)
+        elif step == "retire":
+            screen = RetireScreen(
+                self.context, journal, statuses, self.context.paths.downloads / name, review=review
+            )
         elif step == "users":
             screen = UsersScreen(
                 self.context, journal, statuses, self.context.paths.downloads / name, review=review
@@ -182,20 +187,26 @@ class OctowizApp(App[None]):
 
     async def _review(self, name: str) -> None:
         path = self.context.journal_path(name)
+        # Read-only by construction, not by promise: the journal is opened read-only (every write raises)
+        # and the clients go through a transport that refuses anything but GET and HEAD.
+        review = self.context.read_only()
 
         def read() -> OverviewData:
-            with Journal.open(path, lock=False) as journal:
+            with Journal.open(path, lock=False, read_only=True) as journal:
                 return self._overview(journal)
 
         data = await asyncio.to_thread(read)
         while True:
-            chosen = await self.push_screen_wait(OverviewScreen(self.context, data, review=True))
+            chosen = await self.push_screen_wait(OverviewScreen(review, data, review=True))
             if chosen not in STEP_SCREENS:
                 return
-            journal = await asyncio.to_thread(Journal.open, path, lock=False)
+            journal = await asyncio.to_thread(Journal.open, path, lock=False, read_only=True)
+            # The step screens are built from the app's context: the read-only one while reviewing.
+            own, self.context = self.context, review
             try:
                 await self._scan_step(journal, chosen, review=True)
             finally:
+                self.context = own
                 await asyncio.to_thread(journal.close)
 
     async def _delete(self, name: str) -> None:

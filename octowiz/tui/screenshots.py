@@ -51,7 +51,11 @@ async def _ready(pilot: Any) -> None:
     await settle(pilot)
     await until(
         pilot,
-        lambda: getattr(pilot.app.screen, "loaded", None) is not None and not pilot.app.screen.busy,
+        lambda: (
+            (getattr(pilot.app.screen, "loaded", None) or getattr(pilot.app.screen, "report", None))
+            is not None
+            and not pilot.app.screen.busy
+        ),
     )
     await settle(pilot)
 
@@ -78,6 +82,10 @@ async def _confirm(pilot: Any, action: str, word: str, *, reason: str = "") -> N
         dialog = pilot.app.screen
         raise RuntimeError(f"{dialog.heading} {dialog.query_one('#typed-error').render()}")
     await _ready(pilot)
+
+
+#: What the Retire step asks the team to type (the engine checks it).
+BACKUP_PHRASE = "a full backup exists"
 
 
 async def shoot(out: Path) -> list[Path]:
@@ -168,6 +176,17 @@ async def shoot(out: Path) -> list[Path]:
             await _ready(pilot)
             save("cutover")
             await _confirm(pilot, "disable", "disable", reason="Demo: targets checked by hand")
+            await app.screen.run_action("continue")
+            await _ready(pilot)
+            # Retire: the checklist, the Server made read-only, then the old instances, canary first.
+            await _confirm(pilot, "backup", BACKUP_PHRASE)
+            await _run(pilot, "audit")
+            await _confirm(pilot, "read_only", "read-only")
+            await _confirm(pilot, "delete", "delete")  # the canary
+            save("retire")
+            retire: Any = app.screen
+            while retire.report is not None and not retire.report.retired and retire.report.offered_hosts():
+                await _confirm(pilot, "delete", "delete")
             await app.screen.run_action("continue")
             await settle(pilot)
             save("overview")

@@ -111,6 +111,8 @@ async def test_review_is_read_only(tmp_path: Path) -> None:
             "migrate",
             "targets",
             "cutover",
+            "retire",
+            "actions",
             "back",
         ]
         await pilot.press("c")  # the Connect shortcut is refused in a review

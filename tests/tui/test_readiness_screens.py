@@ -401,6 +401,8 @@ async def test_review_shows_recorded_results_and_never_scans_or_writes(tmp_path:
             "migrate",
             "targets",
             "cutover",
+            "retire",
+            "actions",
             "back",
         ]
 

@@ -450,7 +450,7 @@ class Cutover:
     # -- 1. the build server -------------------------------------------------------------------------
 
     async def build_server_checklist(
-        self, *, since: dt.datetime | None = None, now: dt.datetime | None = None
+        self, *, since: dt.datetime | None = None, now: dt.datetime | None = None, record: bool = True
     ) -> list[ProjectChecklist]:
         """Who pushes to the wave's projects from outside Octopus, and what to change in the build server.
 
@@ -464,7 +464,9 @@ class Cutover:
         Args:
             since: how far back to look (default :data:`DEFAULT_LOOKBACK_DAYS` before ``now``).
             now: the current time (default: the clock's).
+            record: record the checklist; False (or a read-only journal, a review) writes nothing.
         """
+        record = record and not getattr(self.journal, "read_only", False)
         ids = await self._project_ids()
         now = now or dt.datetime.now(dt.UTC)
         since = since or now - dt.timedelta(days=DEFAULT_LOOKBACK_DAYS)
@@ -562,6 +564,8 @@ class Cutover:
                 "pushers": [p.to_dict() for p in pushers],
                 "since": since.isoformat(),
             }
+            if not record:
+                continue
             await self._j(
                 self.journal.set_item,
                 ITEM,

@@ -889,6 +889,8 @@ class WaveRun:
     async def _verify_stage(
         self, projects: dict[str, m.Project], outcomes: dict[str, ProjectOutcome]
     ) -> None:
+        from octowiz.engine.review import drift
+
         imported = [(pid, o) for pid, o in outcomes.items() if o.destination_id]
         recorded = await self._recorded()
         needs = await self._needs([pid for pid, _ in imported])
@@ -909,6 +911,12 @@ class WaveRun:
                     expect_triggers=True,
                     shared=shared,
                 )
+                # The Server's project as verified, hashed per area, so a review can tell what changed on
+                # the Server since (review/drift.py). Not having one only makes drift unknown.
+                fingerprint: dict[str, Any] | None = None
+                if pid in projects:
+                    with contextlib.suppress(OctopusError):
+                        fingerprint = await drift.read_fingerprint(self.source, projects[pid])
             # Differences the team accepted before stay accepted when the very same ones are found again.
             result = result.with_accepted(accepted_keys(stages.get(STAGE_ACCEPTED, ("", {}))[1]))
             o.verification = result
@@ -921,7 +929,7 @@ class WaveRun:
                 pid,
                 "verify",
                 "done" if result.verified else "differences",
-                result.to_dict(),
+                {**result.to_dict(), **({"fingerprint": fingerprint} if fingerprint else {})},
             )
 
         tasks = [asyncio.ensure_future(one(pid, o)) for pid, o in imported]

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from rich.table import Table
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Static
 
 from octowiz.engine.context import Context
 from octowiz.engine.steps import STEPS
-from octowiz.journal import Action
+from octowiz.journal import Action, Journal, JournalError
 from octowiz.tui.screens.welcome import demo_banner
 from octowiz.tui.widgets.steps import StepList
 
@@ -41,6 +45,20 @@ class OverviewScreen(Screen[str]):
             "Connect",
             tooltip="Check or change the connections",
             id="overview.connect",
+        ),
+        Binding(
+            "ctrl+e",
+            "export",
+            "Export report",
+            tooltip="Write the status report (what remains, drift) as Markdown and JSON to the downloads",
+            id="overview.export",
+        ),
+        Binding(
+            "a",
+            "actions",
+            "Changes",
+            tooltip="Every change octowiz made, from the journal",
+            id="overview.actions",
         ),
     ]
 
@@ -71,6 +89,7 @@ class OverviewScreen(Screen[str]):
                         yield Button("Connect", id="connect", variant="primary")
                     for step in STEPS[1:]:
                         yield Button(step.title, id=step.id, classes="step-button")
+                    yield Button("Changes", id="actions")
                     yield Button("Back", id="back")
         yield Footer()
 
@@ -151,3 +170,65 @@ class OverviewScreen(Screen[str]):
     @on(Button.Pressed, "#back")
     def _back(self) -> None:
         self.dismiss("welcome")
+
+    # -- the action log and the report ---------------------------------------------------------------
+
+    def action_actions(self) -> None:
+        from octowiz.tui.screens.actions import ActionsScreen
+
+        name = self.data.name
+        self.app.push_screen(
+            ActionsScreen(self.context.journal_path(name), name, self.context.paths.downloads / name)
+        )
+
+    @on(Button.Pressed, "#actions")
+    def _changes_pressed(self) -> None:
+        self.action_actions()
+
+    def action_export(self) -> None:
+        self.notify("Reading both instances for the report (read-only)…", title="Report")
+        self.export_report()
+
+    @work(exclusive=True, group="overview-export", exit_on_error=False)
+    async def export_report(self) -> None:
+        """Collect the status report and write it as Markdown and JSON.
+
+        The journal is read and the files written in a thread; both instances are read (GET only, through
+        read-only clients) on the event loop, as every other screen reads them.
+        """
+        from octowiz.engine.review.report import collect, render, write_exports
+
+        name = self.data.name
+        path = self.context.journal_path(name)
+        directory = self.context.paths.downloads / name
+        try:
+            journal = await asyncio.to_thread(Journal.open, path, lock=False, read_only=True)
+            try:
+                data = await collect(self.context, journal)
+            finally:
+                await asyncio.to_thread(journal.close)
+            stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+            texts = {"md": render(data, "markdown"), "json": render(data, "json")}
+            written = await asyncio.to_thread(write_exports, directory, f"{name}-report-{stamp}", texts)
+        except JournalError as exc:
+            self.post_message(ReportExported([], str(exc)))
+            return
+        except OSError as exc:
+            sentence = f"The report could not be written to {directory}: {exc.strerror or exc}."
+            self.post_message(ReportExported([], sentence))
+            return
+        self.post_message(ReportExported(written))
+
+    def on_report_exported(self, message: ReportExported) -> None:
+        if message.sentence:
+            self.notify(message.sentence, title="Report not exported", severity="error", timeout=15)
+            return
+        self.notify("Exported the report to " + " and ".join(str(p) for p in message.paths), title="Report")
+
+
+@dataclass
+class ReportExported(Message):
+    """The status report was written (``paths``), or could not be (``sentence``)."""
+
+    paths: list[Path]
+    sentence: str = ""
