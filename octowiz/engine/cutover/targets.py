@@ -639,7 +639,8 @@ def hosts_offered(report: TargetsReport, plans: list[HostPlan], journal: Journal
     if _host_healthy(report, plan, journal.item_status("host", canary, "healthy")):
         missing = {r.host for r in report.rows if r.host and r.cloud_state == "missing" and not r.left_behind}
         unfinished = unfinished_hosts(journal)  # once, not a journal read per host (thousands of hosts)
-        return [p.host for p in plans if p.host in missing or p.host in unfinished]
+        kept = {r.host for r in report.rows if r.host and not r.left_behind}  # hosts not all left behind
+        return [p.host for p in plans if p.host in missing or (p.host in unfinished and p.host in kept)]
     return [canary]
 
 
