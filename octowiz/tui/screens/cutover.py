@@ -25,14 +25,11 @@ from textual.widgets import (
     DataTable,
     Label,
     LoadingIndicator,
-    ProgressBar,
-    RichLog,
     Select,
     Static,
     TabbedContent,
     TabPane,
 )
-from textual.worker import Worker, WorkerState
 
 from octowiz.engine.context import Context
 from octowiz.engine.cutover import cutover as co
@@ -40,7 +37,7 @@ from octowiz.engine.cutover.targets import TargetsError
 from octowiz.journal import Journal, JournalError
 from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.dialogs import Confirmed, TypedConfirm
-from octowiz.tui.screens.step import StepScreen
+from octowiz.tui.screens.step import ChangeStepScreen
 from octowiz.tui.widgets.steps import StepList
 
 #: How far back the build-server checklist looks for pushes from outside Octopus.
@@ -179,7 +176,7 @@ class TestDialog(ModalScreen[TestChoice | None]):
 # -- the screen ----------------------------------------------------------------------------------------
 
 
-class CutoverScreen(StepScreen):
+class CutoverScreen(ChangeStepScreen):
     """A wave's cut-over. Dismisses ``done`` (every project disabled on the Server) or ``welcome``."""
 
     STEP = "cutover"
@@ -248,11 +245,7 @@ class CutoverScreen(StepScreen):
             yield Static("", id="build-detail", classes="detail")
         if self.review:
             return
-        with TabPane("Progress", id="tab-progress"):
-            yield Static("", id="stage-line")
-            yield ProgressBar(total=100, show_eta=False, id="progress")
-            yield Static("", id="task-log")
-            yield RichLog(id="events", wrap=True, auto_scroll=True)
+        yield from self.compose_progress()
 
     def compose_actions(self) -> ComposeResult:
         yield Select[str]([], prompt="Wave", allow_blank=True, id="wave")
@@ -268,9 +261,7 @@ class CutoverScreen(StepScreen):
             "Project", "Verified", "Targets", "Test", "Build server", "On the Server"
         )
         self.query_one("#build", DataTable).add_columns("Project", "Pushed by", "Last", "To change", "Done")
-        if not self.review:
-            self.query_one("#task-log", Static).border_title = "Task log"
-            self.query_one("#events", RichLog).border_title = "What happened"
+        self.mount_progress()
         self._buttons()
         self.action_reload()
 
@@ -550,7 +541,7 @@ class CutoverScreen(StepScreen):
                 self.busy = False
                 self._buttons()
                 return
-            self._begin(f"Test deployment of {preview.project_name}")
+            self.begin(f"Test deployment of {preview.project_name}")
             self.run_test(self.wave, preview)
 
         self.app.push_screen(
@@ -622,7 +613,7 @@ class CutoverScreen(StepScreen):
             if not ids:
                 self.notify("Nothing was disabled: give a reason to disable anyway.", title="Disable")
                 return
-            self._begin("Disabling on the Server")
+            self.begin("Disabling on the Server")
             self.disable(wave, ids, answer.reason or None)
 
         self.app.push_screen(
@@ -676,7 +667,7 @@ class CutoverScreen(StepScreen):
 
         def confirmed(answer: Confirmed | None) -> None:
             if answer is not None and not self.busy:
-                self._begin(f"Re-enabling {check.name} on the Server")
+                self.begin(f"Re-enabling {check.name} on the Server")
                 self.reenable(wave, check.project_id)
 
         self.app.push_screen(
@@ -702,35 +693,14 @@ class CutoverScreen(StepScreen):
     def _event(self, event: co.CutoverEvent) -> None:
         self.post_message(CutoverProgress(event))
 
-    def _begin(self, what: str) -> None:
-        self.busy = True
-        self.query_one(f"#{self.SUMMARY_ID}", Static).update(Text(f"{what}…", style="italic"))
-        self.query_one("#cutover-tabs", TabbedContent).active = "tab-progress"
-        self.query_one("#progress", ProgressBar).update(total=100, progress=0)
-        self.query_one("#stage-line", Static).update(f"{what}…")
-        self.query_one("#task-log", Static).update("")
-        self._buttons()
+    def failed(self, sentence: str) -> None:
+        self.post_message(CutoverFailed(sentence))
 
     def on_cutover_progress(self, message: CutoverProgress) -> None:
-        event = message.event
-        first = event.message.splitlines()[0] if event.message else ""
-        self.query_one("#stage-line", Static).update(Text(first))
-        if event.percent is not None:
-            self.query_one("#progress", ProgressBar).update(total=100, progress=event.percent)
-        if event.log_tail:
-            self.query_one("#task-log", Static).update("\n".join(event.log_tail[-6:]))
-        if not message.tick:
-            log = self.query_one("#events", RichLog)
-            for line in event.message.splitlines():
-                log.write(Text.assemble((f"[{event.stage}] ", "bright_black"), line))
+        self.show_event(message.event, tick=message.tick)
 
     def on_cutover_done(self, message: CutoverDone) -> None:
-        self.busy = False
-        if not self.review:
-            self.query_one("#progress", ProgressBar).update(total=100, progress=100)
-            log = self.query_one("#events", RichLog)
-            for line in message.lines:
-                log.write(line)
+        self.finish(message.lines)
         note = Text()
         note.append(f"{message.title} finished.", style="bold")
         for problem in message.problems:
@@ -739,18 +709,6 @@ class CutoverScreen(StepScreen):
             note.append(" " + "; ".join(message.lines[:3]))
         self.query_one("#cutover-tabs", TabbedContent).active = "tab-projects"
         self.action_reload(note)
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """A run that died of something unexpected still ends visibly."""
-        if not str(event.worker.group).startswith("cutover-") or event.state != WorkerState.ERROR:
-            return
-        error = event.worker.error
-        self.post_message(
-            CutoverFailed(
-                f"Stopped on an unexpected error ({type(error).__name__}: {error}). The journal keeps "
-                "what was done: refresh and try again."
-            )
-        )
 
     # -- leaving ---------------------------------------------------------------------------------
 

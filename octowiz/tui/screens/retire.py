@@ -23,13 +23,10 @@ from textual.widgets import (
     Button,
     DataTable,
     LoadingIndicator,
-    ProgressBar,
-    RichLog,
     Static,
     TabbedContent,
     TabPane,
 )
-from textual.worker import Worker, WorkerState
 
 from octowiz.engine.context import Context
 from octowiz.engine.cutover.targets import TargetsError
@@ -37,7 +34,7 @@ from octowiz.engine.retire import retire as rt
 from octowiz.journal import Journal, JournalError
 from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.dialogs import Confirmed, TypedConfirm
-from octowiz.tui.screens.step import StepScreen
+from octowiz.tui.screens.step import ChangeStepScreen
 from octowiz.tui.widgets.steps import StepList
 
 _FAILURES = (OctopusError, JournalError, rt.RetireError, TargetsError, ValueError)
@@ -91,7 +88,7 @@ def _mark(ok: bool) -> Text:
     return Text("✔ met", style="green") if ok else Text("· to do", style="yellow")
 
 
-class RetireScreen(StepScreen):
+class RetireScreen(ChangeStepScreen):
     """Retire the Server. Dismisses ``done`` (read-only, every old instance deleted) or ``welcome``."""
 
     STEP = "retire"
@@ -172,11 +169,7 @@ class RetireScreen(StepScreen):
             yield Static("", id="host-detail", classes="detail")
         if self.review:
             return
-        with TabPane("Progress", id="tab-progress"):
-            yield Static("", id="stage-line")
-            yield ProgressBar(total=100, show_eta=False, id="progress")
-            yield Static("", id="task-log")
-            yield RichLog(id="events", wrap=True, auto_scroll=True)
+        yield from self.compose_progress()
 
     def compose_actions(self) -> ComposeResult:
         if not self.review:
@@ -192,9 +185,7 @@ class RetireScreen(StepScreen):
         self.query_one("#hosts", DataTable).add_columns(
             "Host", "OS", "Clones on Cloud", "Old instance", "Offered"
         )
-        if not self.review:
-            self.query_one("#task-log", Static).border_title = "Task log"
-            self.query_one("#events", RichLog).border_title = "What happened"
+        self.mount_progress()
         self._buttons()
         self.action_reload()
 
@@ -415,7 +406,7 @@ class RetireScreen(StepScreen):
 
         def confirmed(answer: Confirmed | None) -> None:
             if answer is not None and not self.busy:
-                self._begin("Making the Server read-only")
+                self.begin("Making the Server read-only")
                 self.make_read_only(report)
 
         self.app.push_screen(
@@ -449,7 +440,7 @@ class RetireScreen(StepScreen):
 
         def confirmed(answer: Confirmed | None) -> None:
             if answer is not None and not self.busy:
-                self._begin("Undoing read-only")
+                self.begin("Undoing read-only")
                 self.undo()
 
         self.app.push_screen(TypedConfirm("Undo read-only?", lines, "undo", action="Undo"), confirmed)
@@ -489,7 +480,7 @@ class RetireScreen(StepScreen):
 
         def confirmed(answer: Confirmed | None) -> None:
             if answer is not None and not self.busy:
-                self._begin("Deleting old Tentacle instances")
+                self.begin("Deleting old Tentacle instances")
                 self.delete(report, hosts)
 
         self.app.push_screen(TypedConfirm(title, lines, "delete", action="Delete"), confirmed)
@@ -529,37 +520,16 @@ class RetireScreen(StepScreen):
     def _event(self, event: rt.Event) -> None:
         self.post_message(RetireProgress(event))
 
-    def _begin(self, what: str) -> None:
-        self.busy = True
-        self.query_one(f"#{self.SUMMARY_ID}", Static).update(Text(f"{what}…", style="italic"))
-        self.query_one("#retire-tabs", TabbedContent).active = "tab-progress"
-        self.query_one("#progress", ProgressBar).update(total=100, progress=0)
-        self.query_one("#stage-line", Static).update(f"{what}…")
-        self.query_one("#task-log", Static).update("")
-        self._buttons()
+    def failed(self, sentence: str) -> None:
+        self.post_message(RetireFailed(sentence))
 
     def on_retire_progress(self, message: RetireProgress) -> None:
-        event = message.event
-        first = event.message.splitlines()[0] if event.message else ""
-        self.query_one("#stage-line", Static).update(Text(first))
-        if event.percent is not None:
-            self.query_one("#progress", ProgressBar).update(total=100, progress=event.percent)
-        if event.log_tail:
-            self.query_one("#task-log", Static).update("\n".join(event.log_tail[-6:]))
-        if not message.tick:
-            log = self.query_one("#events", RichLog)
-            for line in event.message.splitlines():
-                log.write(Text.assemble((f"[{event.stage}] ", "bright_black"), line))
+        self.show_event(message.event, tick=message.tick)
 
     def on_retire_done(self, message: RetireDone) -> None:
-        self.busy = False
+        self.finish(message.lines)
         note: Text | None = None
         if message.lines or message.problems:
-            if not self.review:
-                self.query_one("#progress", ProgressBar).update(total=100, progress=100)
-                log = self.query_one("#events", RichLog)
-                for line in message.lines:
-                    log.write(line)
             note = Text()
             note.append(f"{message.title} finished.", style="bold")
             for problem in message.problems:
@@ -568,18 +538,6 @@ class RetireScreen(StepScreen):
                 note.append(" " + " ".join(message.lines[:2]))
             self.query_one("#retire-tabs", TabbedContent).active = "tab-checks"
         self.action_reload(note)
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """A run that died of something unexpected still ends visibly."""
-        if not str(event.worker.group).startswith("retire-") or event.state != WorkerState.ERROR:
-            return
-        error = event.worker.error
-        self.post_message(
-            RetireFailed(
-                f"Stopped on an unexpected error ({type(error).__name__}: {error}). The journal keeps "
-                "what was done: refresh and try again."
-            )
-        )
 
     # -- leaving ---------------------------------------------------------------------------------
 

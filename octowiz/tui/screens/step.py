@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, LoadingIndicator, Static, TabbedContent
+from textual.widgets import (
+    Button,
+    Footer,
+    Header,
+    LoadingIndicator,
+    ProgressBar,
+    RichLog,
+    Static,
+    TabbedContent,
+    TabPane,
+)
+from textual.worker import Worker, WorkerState
 
 from octowiz.engine.context import Context
 from octowiz.journal import Journal
@@ -62,3 +74,85 @@ class StepScreen(Screen[str]):
     def compose_actions(self) -> ComposeResult:
         """The buttons before Back."""
         yield from ()
+
+
+class ChangeStepScreen(StepScreen):
+    """A step whose actions change an instance (Targets, Cutover, Retire): a Progress tab, a busy flag,
+    task progress and log lines from the engine's events, and a worker that dies unexpectedly ending in
+    a sentence.
+
+    Subclasses post their own failure message from :meth:`failed` and keep their buttons in
+    :meth:`_buttons`; their workers' groups start with ``<STEP>-``.
+    """
+
+    busy: bool = False
+
+    def compose_progress(self) -> ComposeResult:
+        """The Progress tab (not in a review: nothing runs there)."""
+        with TabPane("Progress", id="tab-progress"):
+            yield Static("", id="stage-line")
+            yield ProgressBar(total=100, show_eta=False, id="progress")
+            yield Static("", id="task-log")
+            yield RichLog(id="events", wrap=True, auto_scroll=True)
+
+    def mount_progress(self) -> None:
+        """Title the Progress tab's boxes (call from ``on_mount``)."""
+        if not self.review:
+            self.query_one("#task-log", Static).border_title = "Task log"
+            self.query_one("#events", RichLog).border_title = "What happened"
+
+    def begin(self, what: str) -> None:
+        """Show an action starting: busy, on the Progress tab, from zero."""
+        self.busy = True
+        self.query_one(f"#{self.SUMMARY_ID}", Static).update(Text(f"{what}…", style="italic"))
+        self.query_one(f"#{self.STEP}-tabs", TabbedContent).active = "tab-progress"
+        self.query_one("#progress", ProgressBar).update(total=100, progress=0)
+        self.query_one("#stage-line", Static).update(f"{what}…")
+        self.query_one("#task-log", Static).update("")
+        self._buttons()
+
+    def show_event(self, event: Any, *, tick: bool) -> None:
+        """An engine event (``stage``, ``message``, ``percent``, ``log_tail``): the stage line, the bar and
+        the task log's tail; lines worth keeping (not ``tick``s) go to What happened."""
+        text = str(getattr(event, "message", "") or "")
+        first = text.splitlines()[0] if text else ""
+        if first:
+            self.query_one("#stage-line", Static).update(Text(first))
+        percent = getattr(event, "percent", None)
+        if percent is not None:
+            self.query_one("#progress", ProgressBar).update(total=100, progress=percent)
+        tail = getattr(event, "log_tail", None)
+        if tail:
+            self.query_one("#task-log", Static).update("\n".join(tail[-6:]))
+        if not tick and text:
+            log = self.query_one("#events", RichLog)
+            stage = str(getattr(event, "stage", "") or "")
+            for line in text.splitlines():
+                log.write(Text.assemble((f"[{stage}] " if stage else "", "bright_black"), line))
+
+    def finish(self, lines: list[str]) -> None:
+        """An action ended: not busy, the bar full, its lines kept in What happened."""
+        self.busy = False
+        if self.review:
+            return
+        self.query_one("#progress", ProgressBar).update(total=100, progress=100)
+        log = self.query_one("#events", RichLog)
+        for line in lines:
+            log.write(line)
+
+    def failed(self, sentence: str) -> None:
+        """Post the screen's own failure message (the screen shows it in red)."""
+        raise NotImplementedError
+
+    def _buttons(self) -> None:
+        """Enable and disable the actions for the state the screen is in."""
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A run that died of something unexpected still ends visibly."""
+        if not str(event.worker.group).startswith(f"{self.STEP}-") or event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        self.failed(
+            f"Stopped on an unexpected error ({type(error).__name__}: {error}). The journal keeps what was "
+            "done: refresh and try again."
+        )

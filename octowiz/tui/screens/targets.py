@@ -24,14 +24,11 @@ from textual.widgets import (
     Button,
     DataTable,
     LoadingIndicator,
-    ProgressBar,
-    RichLog,
     Select,
     Static,
     TabbedContent,
     TabPane,
 )
-from textual.worker import Worker, WorkerState
 
 from octowiz.engine.context import Context
 from octowiz.engine.cutover import targets as tg
@@ -40,7 +37,7 @@ from octowiz.engine.prepare.scanning import heap_kept_out_of_full_gc
 from octowiz.journal import Journal, JournalError
 from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.dialogs import Confirmed, TypedConfirm
-from octowiz.tui.screens.step import StepScreen
+from octowiz.tui.screens.step import ChangeStepScreen
 from octowiz.tui.widgets.steps import StepList
 
 #: How each Cloud state reads in the tables.
@@ -119,7 +116,7 @@ class TargetsDone(Message):
     problems: list[str]
 
 
-class TargetsScreen(StepScreen):
+class TargetsScreen(ChangeStepScreen):
     """The wave's targets and workers on Cloud. Dismisses ``done`` or ``welcome``."""
 
     STEP = "targets"
@@ -203,11 +200,7 @@ class TargetsScreen(StepScreen):
             yield Static("", id="host-detail", classes="detail")
         if self.review:
             return
-        with TabPane("Progress", id="tab-progress"):
-            yield Static("", id="stage-line")
-            yield ProgressBar(total=100, show_eta=False, id="progress")
-            yield Static("", id="task-log")
-            yield RichLog(id="events", wrap=True, auto_scroll=True)
+        yield from self.compose_progress()
 
     def compose_actions(self) -> ComposeResult:
         yield Select[str]([], prompt="Wave", allow_blank=True, id="wave")
@@ -232,9 +225,7 @@ class TargetsScreen(StepScreen):
             "Name", "Kind", "As", "Environments / pools", "Projects", "On Cloud", "Needs"
         )
         self.query_one("#hosts", DataTable).add_columns("Host", "OS", "Clones", *HOST_STAGES, "Offered")
-        if not self.review:
-            self.query_one("#task-log", Static).border_title = "Task log"
-            self.query_one("#events", RichLog).border_title = "What happened"
+        self.mount_progress()
         self._buttons()
         self.action_reload()
 
@@ -472,20 +463,12 @@ class TargetsScreen(StepScreen):
         if sent and sent[1].get("task_id"):
             text.append(f"\nScript task on the Server: {sent[1]['task_id']} ({sent[0]})")
         failed = [d.get("why") for st, d in stages.values() if st == "failed" and d.get("why")]
+        failed += [str(x) for st, d in stages.values() if st != "done" for x in d.get("sentences") or []]
         for why in failed:
             text.append(f"\n✘ {why}", style="red")
         panel.update(text)
 
     # -- actions ---------------------------------------------------------------------------------
-
-    def _begin(self, what: str) -> None:
-        self.busy = True
-        self.query_one(f"#{self.SUMMARY_ID}", Static).update(Text(f"{what}…", style="italic"))
-        self.query_one("#targets-tabs", TabbedContent).active = "tab-progress"
-        self.query_one("#progress", ProgressBar).update(total=100, progress=0)
-        self.query_one("#stage-line", Static).update(f"{what}…")
-        self.query_one("#task-log", Static).update("")
-        self._buttons()
 
     def action_run_hosts(self) -> None:
         loaded = self.loaded
@@ -514,7 +497,7 @@ class TargetsScreen(StepScreen):
 
         def confirmed(answer: Confirmed | None) -> None:
             if answer is not None and not self.busy:
-                self._begin(f"Cloning Tentacles on {', '.join(hosts)}")
+                self.begin(f"Cloning Tentacles on {', '.join(hosts)}")
                 self.run_console(wave, hosts)
 
         self.app.push_screen(TypedConfirm(title, lines, "run", action="Run"), confirmed)
@@ -581,7 +564,7 @@ class TargetsScreen(StepScreen):
 
         def confirmed(answer: Confirmed | None) -> None:
             if answer is not None and not self.busy:
-                self._begin("Creating targets on Cloud")
+                self.begin("Creating targets on Cloud")
                 self.recreate_others(wave, names)
 
         self.app.push_screen(
@@ -611,7 +594,7 @@ class TargetsScreen(StepScreen):
     def action_health(self) -> None:
         if self.review or self.busy or self.loaded is None or self.loaded.report is None:
             return
-        self._begin("Health check on Octopus Cloud")
+        self.begin("Health check on Octopus Cloud")
         self.health(self.loaded.wave or "")
 
     @work(exclusive=True, group="targets-health", exit_on_error=False)
@@ -637,7 +620,7 @@ class TargetsScreen(StepScreen):
             self.notify("Highlight a target whose secrets you entered on Cloud.", title="Secrets entered")
             return
         name = self.rows[row].name
-        self._begin(f"Enabling {name} on Cloud")
+        self.begin(f"Enabling {name} on Cloud")
         self.filled(name)
 
     @work(exclusive=True, group="targets-filled", exit_on_error=False)
@@ -693,30 +676,14 @@ class TargetsScreen(StepScreen):
         what = "counts again" if back else f"left behind ({reason})"
         self.post_message(TargetsDone("Taking back" if back else "Leaving behind", [f"{name}: {what}"], []))
 
+    def failed(self, sentence: str) -> None:
+        self.post_message(TargetsFailed(sentence))
+
     def on_targets_progress(self, message: TargetsProgress) -> None:
-        event = message.event
-        text = str(getattr(event, "message", "") or event)
-        first = text.splitlines()[0] if text else ""
-        if first:
-            self.query_one("#stage-line", Static).update(Text(first))
-        percent = getattr(event, "percent", None)
-        if percent is not None:
-            self.query_one("#progress", ProgressBar).update(total=100, progress=percent)
-        tail = getattr(event, "log_tail", None)
-        if tail:
-            self.query_one("#task-log", Static).update("\n".join(tail[-6:]))
-        if not message.tick and text:
-            log = self.query_one("#events", RichLog)
-            stage = str(getattr(event, "stage", "") or "")
-            for line in text.splitlines():
-                log.write(Text.assemble((f"[{stage}] " if stage else "", "bright_black"), line))
+        self.show_event(message.event, tick=message.tick)
 
     def on_targets_done(self, message: TargetsDone) -> None:
-        self.busy = False
-        self.query_one("#progress", ProgressBar).update(total=100, progress=100)
-        log = self.query_one("#events", RichLog)
-        for line in message.lines:
-            log.write(line)
+        self.finish(message.lines)
         note = Text()
         note.append(f"{message.title} finished", style="bold")
         note.append(".")
@@ -726,18 +693,6 @@ class TargetsScreen(StepScreen):
             note.append(" " + "; ".join(message.lines[:3]) + (" …" if len(message.lines) > 3 else ""))
         self.query_one("#targets-tabs", TabbedContent).active = "tab-machines"
         self.action_reload(note)
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """A run that died of something unexpected still ends visibly."""
-        if not str(event.worker.group).startswith("targets-") or event.state != WorkerState.ERROR:
-            return
-        error = event.worker.error
-        self.post_message(
-            TargetsFailed(
-                f"Stopped on an unexpected error ({type(error).__name__}: {error}). The journal keeps "
-                "what was done: refresh and try again."
-            )
-        )
 
     # -- leaving ---------------------------------------------------------------------------------
 
