@@ -114,9 +114,9 @@ class OverviewScreen(Screen[str]):
         if remaining:
             return f"Remaining: {', '.join(remaining)}."
         return (
-            "Every step available in this version of octowiz is done: every planned project is on Octopus "
-            "Cloud, verified, deploys from Cloud and is disabled on the Server. Retiring the Server arrives "
-            "with the next capability."
+            "Every step is done: every planned project is on Octopus Cloud, verified, deploys from Cloud and "
+            "is disabled on the Server, and the Server is retired (read-only, its old Tentacle instances "
+            "deleted). Keep it for its audit log as long as you need it, then switch it off."
         )
 
     def _waves(self) -> str:
