@@ -387,12 +387,15 @@ async def test_review_shows_recorded_results_and_never_scans_or_writes(tmp_path:
         await pilot.press("ctrl+b")
         await settle(pilot)
         journal_bytes = path.read_bytes()
-        count = len(requests(sim))
 
         await pilot.press("v")
         await settle(pilot)
         overview = app.screen
         assert isinstance(overview, OverviewScreen) and overview.review
+        # The overview reads what remains (GET only); from here on, nothing is asked of either instance.
+        assert "What remains" in str(overview.query_one("#overview-remaining", Static).render())
+        assert all(r.method == "GET" for inst in (sim.server, sim.cloud) for r in inst.requests)
+        count = len(requests(sim))
         assert [b.id for b in overview.query(Button)] == [
             "differences",
             "connectivity",
@@ -420,6 +423,7 @@ async def test_review_shows_recorded_results_and_never_scans_or_writes(tmp_path:
         await pilot.click("#back")
         await settle(pilot)
         assert isinstance(app.screen, OverviewScreen)
+        count = len(requests(sim))  # the overview read what remains again (GET only)
         await pilot.click("#connectivity")  # never measured: says so, measures nothing
         await settle(pilot)
         assert isinstance(app.screen, ConnectivityScreen)

@@ -252,6 +252,16 @@ def _text(data: dict[str, Any]) -> str:
     out += [
         f"  #{a['id']} {a['step']}: {a['kind']} {a['target']} — {a['outcome']}" for a in data["actions"]
     ] or ["  none: no changes were made to either instance yet"]
+    return "\n".join(out + _remaining_text(data))
+
+
+def remaining_text(data: dict[str, Any]) -> str:
+    """Only what remains and the drift, as text (what a review shows on screen)."""
+    return "\n".join(_remaining_text(data)).strip("\n")
+
+
+def _remaining_text(data: dict[str, Any]) -> list[str]:
+    out: list[str] = []
     r = data.get("remaining")
     if r is not None:
         out += ["", "What remains:"]
@@ -272,7 +282,7 @@ def _text(data: dict[str, Any]) -> str:
             f"  none: no verified project changed on the Server ({len(d.get('projects') or [])} checked)"
         ]
         out += [f"  {x}" for x in d.get("problems") or []]
-    return "\n".join(out)
+    return out
 
 
 def write_exports(directory: Path, stem: str, texts: dict[str, str]) -> list[Path]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.table import Table
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -83,6 +84,12 @@ class OverviewScreen(Screen[str]):
                 yield Static(self._settings(), id="overview-settings")
                 yield Static(self._next(), id="overview-next")
                 yield Static(self._waves(), id="overview-waves")
+                yield Static(
+                    Text(
+                        "Reading what remains and any drift from both instances (read-only)…", style="italic"
+                    ),
+                    id="overview-remaining",
+                )
                 yield Static(self._actions(), id="overview-actions")
                 with Horizontal(id="overview-buttons"):
                     if not self.review:
@@ -95,6 +102,27 @@ class OverviewScreen(Screen[str]):
 
     def on_mount(self) -> None:
         self.title = f"octowiz — {self.data.name}" + (" (review)" if self.review else "")
+        self.read_remaining()
+
+    @work(exclusive=True, group="overview-remaining", exit_on_error=False)
+    async def read_remaining(self) -> None:
+        """What remains per wave, project and stage, and drift since verification (GET only, journal read)."""
+        from octowiz.engine.review.report import collect, remaining_text
+
+        path = self.context.journal_path(self.data.name)
+        try:
+            journal = await asyncio.to_thread(Journal.open, path, lock=False, read_only=True)
+            try:
+                data = await collect(self.context, journal)
+            finally:
+                await asyncio.to_thread(journal.close)
+        except JournalError as exc:
+            self.post_message(RemainingRead(f"What remains could not be read: {exc}"))
+            return
+        self.post_message(RemainingRead(remaining_text(data)))
+
+    def on_remaining_read(self, message: RemainingRead) -> None:
+        self.query_one("#overview-remaining", Static).update(Text(message.text))
 
     def _settings(self) -> Table:
         s = self.data.settings
@@ -224,6 +252,13 @@ class OverviewScreen(Screen[str]):
             self.notify(message.sentence, title="Report not exported", severity="error", timeout=15)
             return
         self.notify("Exported the report to " + " and ".join(str(p) for p in message.paths), title="Report")
+
+
+@dataclass
+class RemainingRead(Message):
+    """What remains and the drift, as text (or the sentence saying why they could not be read)."""
+
+    text: str
 
 
 @dataclass
