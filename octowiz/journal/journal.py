@@ -20,7 +20,7 @@ import os
 import socket
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -509,6 +509,20 @@ class Journal:
                 "INSERT OR REPLACE INTO items(kind, item_id, stage, status, detail, updated_at) "
                 "VALUES (?,?,?,?,?,?)",
                 (kind, item_id, stage, status, json.dumps(detail) if detail is not None else None, now()),
+            )
+        )
+
+    def set_items(self, rows: Sequence[tuple[str, str, str, str, dict[str, Any] | None]]) -> None:
+        """Record many ``(kind, item_id, stage, status, detail)`` rows in ONE transaction (thousands of
+        targets would otherwise be thousands of fsyncs)."""
+        if not rows:
+            return
+        stamp = now()
+        self._write(
+            lambda db: db.executemany(
+                "INSERT OR REPLACE INTO items(kind, item_id, stage, status, detail, updated_at) "
+                "VALUES (?,?,?,?,?,?)",
+                [(k, i, s, st, json.dumps(d) if d is not None else None, stamp) for k, i, s, st, d in rows],
             )
         )
 

@@ -785,3 +785,12 @@ def test_threads_sharing_one_journal_never_interleave_transactions(tmp_path: Pat
     assert errors == []
     assert len(journal.actions()) == 400 and all(a.outcome == "done" for a in journal.actions())
     journal.close()
+
+
+def test_many_items_are_recorded_in_one_transaction(tmp_path: Path) -> None:
+    with Journal.create(tmp_path / "j.sqlite3", {"name": "t"}) as journal:
+        journal.set_items([("machine", f"Machines-{i}", "cloud", "missing", {"n": i}) for i in range(500)])
+        journal.set_items([])
+        rows = journal.items("machine")
+        assert len(rows) == 500 and rows[0][3] == "missing" and rows[0][4] is not None
+        assert journal.item_status("machine", "Machines-7", "cloud") == ("missing", {"n": 7})

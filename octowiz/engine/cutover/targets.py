@@ -37,7 +37,6 @@ from octowiz.engine.prepare.hosts import uri_host
 from octowiz.engine.prepare.inventory import Inventory, collect
 from octowiz.engine.prepare.rules import Targeting
 from octowiz.journal import Journal
-from octowiz.journal.journal import now
 from octowiz.octopus import models as m
 from octowiz.octopus.client import OctopusClient, TaskProgress
 from octowiz.octopus.errors import OctopusError, TaskFailed, ValidationFailed
@@ -284,25 +283,6 @@ async def _cloud_target(dest: OctopusClient, polling_over_443: bool = False) -> 
     )
 
 
-def _set_items(journal: Journal, rows: list[tuple[str, str, str, str, dict[str, Any]]]) -> None:
-    """Record many item statuses in ONE transaction (thousands of targets would be thousands of fsyncs).
-
-    Blocking: a journal write, same SQL as :meth:`Journal.set_item`.
-    """
-    import json
-
-    if not rows:
-        return
-    stamp = now()
-    journal._write(
-        lambda db: db.executemany(
-            "INSERT OR REPLACE INTO items(kind, item_id, stage, status, detail, updated_at) "
-            "VALUES (?,?,?,?,?,?)",
-            [(k, i, s, st, json.dumps(d), stamp) for k, i, s, st, d in rows],
-        )
-    )
-
-
 def _record_rows(journal: Journal, rows: Iterable[MachineRow], record: bool = True) -> None:
     """Write each row's Cloud state (item ``machine``, stage ``cloud``) where it changed, and mark the rows
     the team left behind (blocking). With ``record`` False (a review) the rows are marked, nothing written."""
@@ -335,7 +315,7 @@ def _record_rows(journal: Journal, rows: Iterable[MachineRow], record: bool = Tr
         if known.get(r.source_id) != (r.cloud_state, detail):
             out.append(("machine", r.source_id, "cloud", r.cloud_state, detail))
     if record:
-        _set_items(journal, out)
+        journal.set_items(out)
 
 
 #: The journal stage that records a machine the team decided not to move to Cloud.
