@@ -37,7 +37,7 @@ from octowiz.engine.cutover.targets import TargetsError
 from octowiz.journal import Journal, JournalError
 from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.dialogs import Confirmed, TypedConfirm
-from octowiz.tui.screens.step import ChangeStepScreen
+from octowiz.tui.screens.step import ChangeDone, ChangeFailed, ChangeStepScreen
 from octowiz.tui.widgets.steps import StepList
 
 #: How far back the build-server checklist looks for pushes from outside Octopus.
@@ -71,38 +71,6 @@ class CutoverLoaded(Message):
 
     loaded: Loaded
     note: Text | None = None
-
-
-@dataclass
-class CutoverFailed(Message):
-    """Something could not be read or done; ``sentence`` says why."""
-
-    sentence: str
-
-
-@dataclass
-class CutoverProgress(Message):
-    """A running test deployment, disable or re-enable reported something."""
-
-    event: co.CutoverEvent
-
-    @property
-    def tick(self) -> bool:
-        """A task's percent, not a line worth keeping."""
-        return self.event.percent is not None
-
-    def can_replace(self, message: Message) -> bool:
-        """A newer tick makes this one stale."""
-        return isinstance(message, CutoverProgress) and self.tick and message.tick
-
-
-@dataclass
-class CutoverDone(Message):
-    """An action ended; ``lines`` say how."""
-
-    title: str
-    lines: list[str]
-    problems: list[str]
 
 
 @dataclass
@@ -282,7 +250,7 @@ class CutoverScreen(ChangeStepScreen):
         try:
             loaded = await load(self.context, self.journal, wave)
         except _FAILURES as exc:
-            self.post_message(CutoverFailed(str(exc)))
+            self.post_message(ChangeFailed(str(exc)))
             return
         self.post_message(CutoverLoaded(loaded, note))
 
@@ -305,12 +273,6 @@ class CutoverScreen(ChangeStepScreen):
         if message.note is not None:
             summary = message.note.append("\n").append_text(summary)
         self.query_one(f"#{self.SUMMARY_ID}", Static).update(summary)
-        self._buttons()
-
-    def on_cutover_failed(self, message: CutoverFailed) -> None:
-        self.busy = False
-        self.query_one(f"#{self.BUSY_ID}", LoadingIndicator).display = False
-        self.query_one(f"#{self.SUMMARY_ID}", Static).update(Text(f"✘ {message.sentence}", style="red"))
         self._buttons()
 
     @on(Select.Changed, "#wave")
@@ -478,7 +440,7 @@ class CutoverScreen(ChangeStepScreen):
         try:
             await asyncio.to_thread(co.mark_item, self.journal, project_id, item_id, done)
         except _FAILURES as exc:
-            self.post_message(CutoverFailed(str(exc)))
+            self.post_message(ChangeFailed(str(exc)))
             return
         for checklist in self.loaded.checklist if self.loaded else []:
             for item in checklist.items:
@@ -512,7 +474,7 @@ class CutoverScreen(ChangeStepScreen):
                     environment_id=choice.environment_id if choice else None,
                 )
         except _FAILURES as exc:
-            self.post_message(CutoverFailed(str(exc)))
+            self.post_message(ChangeFailed(str(exc)))
             return
         self.post_message(TestPreviewed(preview) if choice else TestChoices(preview))
 
@@ -567,11 +529,11 @@ class CutoverScreen(ChangeStepScreen):
             ) as cut:
                 result = await cut.run_test(preview, confirm=yes)
         except _FAILURES as exc:
-            self.post_message(CutoverFailed(str(exc)))
+            self.post_message(ChangeFailed(str(exc)))
             return
         problems = [] if result.status == "passed" else [result.sentence]
         self.post_message(
-            CutoverDone("Test deployment", [f"{preview.project_name}: {result.status}"], problems)
+            ChangeDone("Test deployment", [f"{preview.project_name}: {result.status}"], problems)
         )
 
     # -- disable and re-enable -------------------------------------------------------------------
@@ -647,9 +609,9 @@ class CutoverScreen(ChangeStepScreen):
                     if outcome.status in ("refused", "failed"):
                         problems.append(outcome.sentence)
         except _FAILURES as exc:
-            self.post_message(CutoverFailed(str(exc)))
+            self.post_message(ChangeFailed(str(exc)))
             return
-        self.post_message(CutoverDone("Disabling", lines, problems))
+        self.post_message(ChangeDone("Disabling", lines, problems))
 
     def action_reenable(self) -> None:
         check = self._highlighted()
@@ -683,23 +645,14 @@ class CutoverScreen(ChangeStepScreen):
             ) as cut:
                 outcome = await cut.reenable(project_id)
         except _FAILURES as exc:
-            self.post_message(CutoverFailed(str(exc)))
+            self.post_message(ChangeFailed(str(exc)))
             return
         problems = [outcome.sentence] if outcome.status in ("refused", "failed") else []
-        self.post_message(CutoverDone("Re-enabling", [outcome.sentence], problems))
+        self.post_message(ChangeDone("Re-enabling", [outcome.sentence], problems))
 
     # -- progress --------------------------------------------------------------------------------
 
-    def _event(self, event: co.CutoverEvent) -> None:
-        self.post_message(CutoverProgress(event))
-
-    def failed(self, sentence: str) -> None:
-        self.post_message(CutoverFailed(sentence))
-
-    def on_cutover_progress(self, message: CutoverProgress) -> None:
-        self.show_event(message.event, tick=message.tick)
-
-    def on_cutover_done(self, message: CutoverDone) -> None:
+    def on_change_done(self, message: ChangeDone) -> None:
         self.finish(message.lines)
         note = Text()
         note.append(f"{message.title} finished.", style="bold")

@@ -34,7 +34,7 @@ from octowiz.engine.retire import retire as rt
 from octowiz.journal import Journal, JournalError
 from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.dialogs import Confirmed, TypedConfirm
-from octowiz.tui.screens.step import ChangeStepScreen
+from octowiz.tui.screens.step import ChangeDone, ChangeFailed, ChangeStepScreen
 from octowiz.tui.widgets.steps import StepList
 
 _FAILURES = (OctopusError, JournalError, rt.RetireError, TargetsError, ValueError)
@@ -50,38 +50,6 @@ class RetireLoaded(Message):
     report: rt.RetireReport
     statuses: dict[str, str]
     note: Text | None = None
-
-
-@dataclass
-class RetireFailed(Message):
-    """Something could not be read or done; ``sentence`` says why."""
-
-    sentence: str
-
-
-@dataclass
-class RetireProgress(Message):
-    """A running delete or health check reported something."""
-
-    event: rt.Event
-
-    @property
-    def tick(self) -> bool:
-        """A task's percent, not a line worth keeping."""
-        return self.event.percent is not None
-
-    def can_replace(self, message: Message) -> bool:
-        """A newer tick makes this one stale."""
-        return isinstance(message, RetireProgress) and self.tick and message.tick
-
-
-@dataclass
-class RetireDone(Message):
-    """An action ended; ``lines`` say how."""
-
-    title: str
-    lines: list[str]
-    problems: list[str]
 
 
 def _mark(ok: bool) -> Text:
@@ -207,7 +175,7 @@ class RetireScreen(ChangeStepScreen):
             report = await rt.read_retire(self.context, self.journal)
             statuses = await asyncio.to_thread(lambda: {s: v[0] for s, v in self.journal.steps().items()})
         except _FAILURES as exc:
-            self.post_message(RetireFailed(str(exc)))
+            self.post_message(ChangeFailed(str(exc)))
             return
         self.post_message(RetireLoaded(report, statuses, note))
 
@@ -225,12 +193,6 @@ class RetireScreen(ChangeStepScreen):
         self._buttons()
         if not self.busy and not isinstance(self.focused, DataTable):
             self.query_one("#checks", DataTable).focus()
-
-    def on_retire_failed(self, message: RetireFailed) -> None:
-        self.busy = False
-        self.query_one(f"#{self.BUSY_ID}", LoadingIndicator).display = False
-        self.query_one(f"#{self.SUMMARY_ID}", Static).update(Text(f"✘ {message.sentence}", style="red"))
-        self._buttons()
 
     def _summary(self) -> Text:
         report = self.report
@@ -387,9 +349,9 @@ class RetireScreen(ChangeStepScreen):
             else:
                 await asyncio.to_thread(rt.tick_audit_log, self.journal, what == "audit-on")
         except _FAILURES as exc:
-            self.post_message(RetireFailed(str(exc)))
+            self.post_message(ChangeFailed(str(exc)))
             return
-        self.post_message(RetireDone("Recorded", [], []))
+        self.post_message(ChangeDone("Recorded", [], []))
 
     # -- making the Server read-only -------------------------------------------------------------
 
@@ -424,7 +386,7 @@ class RetireScreen(ChangeStepScreen):
                 report = await rt.read_retire(self.context, self.journal)
                 outcomes.append(await rt.task_caps_zero(self.context, self.journal, report))
         except _FAILURES as exc:
-            self.post_message(RetireFailed(str(exc)))
+            self.post_message(ChangeFailed(str(exc)))
             return
         self.post_message(_done("Read-only", outcomes))
 
@@ -454,7 +416,7 @@ class RetireScreen(ChangeStepScreen):
                 await rt.undo_maintenance(self.context, self.journal),
             ]
         except _FAILURES as exc:
-            self.post_message(RetireFailed(str(exc)))
+            self.post_message(ChangeFailed(str(exc)))
             return
         self.post_message(_done("Undo", outcomes))
 
@@ -493,7 +455,7 @@ class RetireScreen(ChangeStepScreen):
                 self.context, self.journal, report, hosts, on_event=self._event, settings=self.settings
             )
         except _FAILURES as exc:
-            self.post_message(RetireFailed(str(exc)))
+            self.post_message(ChangeFailed(str(exc)))
             return
         self.post_message(_done("Deleting", outcomes))
 
@@ -509,7 +471,7 @@ class RetireScreen(ChangeStepScreen):
         try:
             paths = await asyncio.to_thread(rt.write_retire_scripts, report, directory)
         except OSError as exc:
-            self.post_message(RetireFailed(f"The scripts could not be written to {directory}: {exc}."))
+            self.post_message(ChangeFailed(f"The scripts could not be written to {directory}: {exc}."))
             return
         self.notify(
             f"Wrote {len(paths)} delete script(s) to {directory}.", title="Delete scripts", timeout=12
@@ -517,16 +479,7 @@ class RetireScreen(ChangeStepScreen):
 
     # -- progress --------------------------------------------------------------------------------
 
-    def _event(self, event: rt.Event) -> None:
-        self.post_message(RetireProgress(event))
-
-    def failed(self, sentence: str) -> None:
-        self.post_message(RetireFailed(sentence))
-
-    def on_retire_progress(self, message: RetireProgress) -> None:
-        self.show_event(message.event, tick=message.tick)
-
-    def on_retire_done(self, message: RetireDone) -> None:
+    def on_change_done(self, message: ChangeDone) -> None:
         self.finish(message.lines)
         note: Text | None = None
         if message.lines or message.problems:
@@ -581,7 +534,7 @@ class RetireScreen(ChangeStepScreen):
         await self.run_action(str(event.button.id))
 
 
-def _done(title: str, outcomes: list[rt.Outcome]) -> RetireDone:
+def _done(title: str, outcomes: list[rt.Outcome]) -> ChangeDone:
     lines = [" ".join(o.sentences) or f"{o.action}: {o.status}" for o in outcomes]
     problems = [" ".join(o.sentences) or o.action for o in outcomes if o.status in ("refused", "failed")]
-    return RetireDone(title, lines, problems)
+    return ChangeDone(title, lines, problems)

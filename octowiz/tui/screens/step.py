@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import (
     Button,
@@ -76,13 +78,46 @@ class StepScreen(Screen[str]):
         yield from ()
 
 
+@dataclass
+class ChangeProgress(Message):
+    """A running action reported something (an engine event: stage, message, percent, log tail)."""
+
+    event: Any
+
+    @property
+    def tick(self) -> bool:
+        """A task's percent, not a line worth keeping."""
+        return getattr(self.event, "percent", None) is not None
+
+    def can_replace(self, message: Message) -> bool:
+        """A newer tick makes this one stale."""
+        return isinstance(message, ChangeProgress) and self.tick and message.tick
+
+
+@dataclass
+class ChangeDone(Message):
+    """An action ended; ``lines`` say how, ``problems`` what went wrong."""
+
+    title: str
+    lines: list[str]
+    problems: list[str]
+
+
+@dataclass
+class ChangeFailed(Message):
+    """Reading or changing could not go on; ``sentence`` says why."""
+
+    sentence: str
+
+
 class ChangeStepScreen(StepScreen):
     """A step whose actions change an instance (Targets, Cutover, Retire): a Progress tab, a busy flag,
     task progress and log lines from the engine's events, and a worker that dies unexpectedly ending in
     a sentence.
 
-    Subclasses post their own failure message from :meth:`failed` and keep their buttons in
-    :meth:`_buttons`; their workers' groups start with ``<STEP>-``.
+    Workers post :class:`ChangeProgress`, :class:`ChangeFailed` (shown here) and :class:`ChangeDone` (the
+    subclass says what it means); subclasses keep their buttons in :meth:`_buttons`, and their workers'
+    groups start with ``<STEP>-``.
     """
 
     busy: bool = False
@@ -141,8 +176,21 @@ class ChangeStepScreen(StepScreen):
             log.write(line)
 
     def failed(self, sentence: str) -> None:
-        """Post the screen's own failure message (the screen shows it in red)."""
-        raise NotImplementedError
+        """Say in red why reading or changing could not go on (from any thread or worker)."""
+        self.post_message(ChangeFailed(sentence))
+
+    def on_change_failed(self, message: ChangeFailed) -> None:
+        self.busy = False
+        self.query_one(f"#{self.BUSY_ID}", LoadingIndicator).display = False
+        self.query_one(f"#{self.SUMMARY_ID}", Static).update(Text(f"✘ {message.sentence}", style="red"))
+        self._buttons()
+
+    def _event(self, event: Any) -> None:
+        """Hand an engine event to the screen (the engine calls it from its worker)."""
+        self.post_message(ChangeProgress(event))
+
+    def on_change_progress(self, message: ChangeProgress) -> None:
+        self.show_event(message.event, tick=message.tick)
 
     def _buttons(self) -> None:
         """Enable and disable the actions for the state the screen is in."""

@@ -37,7 +37,7 @@ from octowiz.engine.prepare.scanning import heap_kept_out_of_full_gc
 from octowiz.journal import Journal, JournalError
 from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.dialogs import Confirmed, TypedConfirm
-from octowiz.tui.screens.step import ChangeStepScreen
+from octowiz.tui.screens.step import ChangeDone, ChangeFailed, ChangeStepScreen
 from octowiz.tui.widgets.steps import StepList
 
 #: How each Cloud state reads in the tables.
@@ -82,38 +82,6 @@ class TargetsLoaded(Message):
 
     loaded: Loaded
     note: Text | None = None
-
-
-@dataclass
-class TargetsFailed(Message):
-    """Reading or changing could not go on; ``sentence`` says why."""
-
-    sentence: str
-
-
-@dataclass
-class TargetsProgress(Message):
-    """Something happened in a running script task, registration, creation or health check."""
-
-    event: Any
-
-    @property
-    def tick(self) -> bool:
-        """A progress observation worth replacing, not a line worth keeping."""
-        return getattr(self.event, "percent", None) is not None
-
-    def can_replace(self, message: Message) -> bool:
-        """A newer tick makes this one stale."""
-        return isinstance(message, TargetsProgress) and self.tick and message.tick
-
-
-@dataclass
-class TargetsDone(Message):
-    """An action finished; ``lines`` say how (one per host or machine)."""
-
-    title: str
-    lines: list[str]
-    problems: list[str]
 
 
 class TargetsScreen(ChangeStepScreen):
@@ -249,7 +217,7 @@ class TargetsScreen(ChangeStepScreen):
             async with heap_kept_out_of_full_gc(stay_frozen=True):
                 loaded = await load(self.context, self.journal, wave)
         except (OctopusError, JournalError, tg.TargetsError) as exc:
-            self.post_message(TargetsFailed(str(exc)))
+            self.post_message(ChangeFailed(str(exc)))
             return
         self.post_message(TargetsLoaded(loaded, note))
 
@@ -272,12 +240,6 @@ class TargetsScreen(ChangeStepScreen):
         if message.note is not None:
             summary = message.note.append("\n").append_text(summary)
         self.query_one(f"#{self.SUMMARY_ID}", Static).update(summary)
-        self._buttons()
-
-    def on_targets_failed(self, message: TargetsFailed) -> None:
-        self.busy = False
-        self.query_one(f"#{self.BUSY_ID}", LoadingIndicator).display = False
-        self.query_one(f"#{self.SUMMARY_ID}", Static).update(Text(f"✘ {message.sentence}", style="red"))
         self._buttons()
 
     @on(Select.Changed, "#wave")
@@ -511,13 +473,13 @@ class TargetsScreen(ChangeStepScreen):
                 self.context, self.journal, report, hosts, on_event=self._event, settings=self.settings
             )
         except (OctopusError, JournalError, tg.TargetsError) as exc:
-            self.post_message(TargetsFailed(str(exc)))
+            self.post_message(ChangeFailed(str(exc)))
             return
         lines = [f"{r.host}: {r.state}" + "".join(f" — {s}" for s in r.sentences) for r in results]
         problems = [
             f"{r.host}: {' '.join(r.sentences) or r.state}" for r in results if r.state != "registered"
         ]
-        self.post_message(TargetsDone("Cloning", lines, problems))
+        self.post_message(ChangeDone("Cloning", lines, problems))
 
     def action_save_scripts(self) -> None:
         if self.review or self.busy or self.loaded is None or not self.loaded.plans:
@@ -533,7 +495,7 @@ class TargetsScreen(ChangeStepScreen):
             paths = await asyncio.to_thread(tg.write_scripts, loaded.report, loaded.plans, directory)
         except OSError as exc:
             self.post_message(
-                TargetsFailed(f"The scripts could not be written to {directory}: {exc.strerror or exc}.")
+                ChangeFailed(f"The scripts could not be written to {directory}: {exc.strerror or exc}.")
             )
             return
         self.notify(
@@ -581,7 +543,7 @@ class TargetsScreen(ChangeStepScreen):
             report = await tg.read_targets(self.context, self.journal, wave)
             results = await tg.recreate_others(self.context, self.journal, report, names)
         except (OctopusError, JournalError, tg.TargetsError) as exc:
-            self.post_message(TargetsFailed(str(exc)))
+            self.post_message(ChangeFailed(str(exc)))
             return
         lines = [f"{r.name}: {r.state}" + (f" — {r.sentence}" if r.sentence else "") for r in results]
         problems = [
@@ -589,7 +551,7 @@ class TargetsScreen(ChangeStepScreen):
             for r in results
             if r.state in ("needs account", "refused", "failed", "manual")
         ]
-        self.post_message(TargetsDone("Creating", lines, problems))
+        self.post_message(ChangeDone("Creating", lines, problems))
 
     def action_health(self) -> None:
         if self.review or self.busy or self.loaded is None or self.loaded.report is None:
@@ -606,11 +568,11 @@ class TargetsScreen(ChangeStepScreen):
                 self.context, self.journal, report, on_progress=self._event, settings=self.settings
             )
         except (OctopusError, JournalError, tg.TargetsError) as exc:
-            self.post_message(TargetsFailed(str(exc)))
+            self.post_message(ChangeFailed(str(exc)))
             return
         lines = [f"{name}: {state}" for name, state in states.items()]
         problems = [f"{name} is {state} on Cloud" for name, state in states.items() if state != "healthy"]
-        self.post_message(TargetsDone("Health check", lines, problems))
+        self.post_message(ChangeDone("Health check", lines, problems))
 
     def action_filled(self) -> None:
         if self.review or self.busy:
@@ -629,12 +591,9 @@ class TargetsScreen(ChangeStepScreen):
         try:
             await tg.mark_filled(self.context, self.journal, name)
         except (OctopusError, JournalError, tg.TargetsError) as exc:
-            self.post_message(TargetsFailed(str(exc)))
+            self.post_message(ChangeFailed(str(exc)))
             return
-        self.post_message(TargetsDone("Enabling", [f"{name} is enabled on Cloud."], []))
-
-    def _event(self, event: tg.Event) -> None:
-        self.post_message(TargetsProgress(event))
+        self.post_message(ChangeDone("Enabling", [f"{name} is enabled on Cloud."], []))
 
     def action_leave(self) -> None:
         loaded = self.loaded
@@ -671,18 +630,12 @@ class TargetsScreen(ChangeStepScreen):
             else:
                 await asyncio.to_thread(tg.leave_behind, self.journal, report, name, reason)
         except (JournalError, tg.TargetsError) as exc:
-            self.post_message(TargetsFailed(str(exc)))
+            self.post_message(ChangeFailed(str(exc)))
             return
         what = "counts again" if back else f"left behind ({reason})"
-        self.post_message(TargetsDone("Taking back" if back else "Leaving behind", [f"{name}: {what}"], []))
+        self.post_message(ChangeDone("Taking back" if back else "Leaving behind", [f"{name}: {what}"], []))
 
-    def failed(self, sentence: str) -> None:
-        self.post_message(TargetsFailed(sentence))
-
-    def on_targets_progress(self, message: TargetsProgress) -> None:
-        self.show_event(message.event, tick=message.tick)
-
-    def on_targets_done(self, message: TargetsDone) -> None:
+    def on_change_done(self, message: ChangeDone) -> None:
         self.finish(message.lines)
         note = Text()
         note.append(f"{message.title} finished", style="bold")
