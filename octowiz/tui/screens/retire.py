@@ -35,7 +35,6 @@ from octowiz.journal import Journal, JournalError
 from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.dialogs import Confirmed, TypedConfirm
 from octowiz.tui.screens.step import ChangeDone, ChangeFailed, ChangeStepScreen
-from octowiz.tui.widgets.steps import StepList
 
 _FAILURES = (OctopusError, JournalError, rt.RetireError, TargetsError, ValueError)
 
@@ -60,6 +59,7 @@ class RetireScreen(ChangeStepScreen):
     """Retire the Server. Dismisses ``done`` (read-only, every old instance deleted) or ``welcome``."""
 
     STEP = "retire"
+    TABLE_ID = "checks"
     SUMMARY_ID = "retire-summary"
     BUSY_ID = "retire-reading"
 
@@ -180,19 +180,8 @@ class RetireScreen(ChangeStepScreen):
         self.post_message(RetireLoaded(report, statuses, note))
 
     def on_retire_loaded(self, message: RetireLoaded) -> None:
-        self.query_one(f"#{self.BUSY_ID}", LoadingIndicator).display = False
         self.report = message.report
-        if message.statuses:
-            self.statuses = message.statuses
-            self.query_one(StepList).refresh_steps(message.statuses, self.STEP)
-        self._show()
-        summary = self._summary()
-        if message.note is not None:
-            summary = message.note.append("\n").append_text(summary)
-        self.query_one(f"#{self.SUMMARY_ID}", Static).update(summary)
-        self._buttons()
-        if not self.busy and not isinstance(self.focused, DataTable):
-            self.query_one("#checks", DataTable).focus()
+        self.show_loaded(message.statuses, message.note)
 
     def _summary(self) -> Text:
         report = self.report

@@ -6,17 +6,20 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import (
     Button,
+    DataTable,
     Footer,
     Header,
     LoadingIndicator,
     ProgressBar,
     RichLog,
+    Select,
     Static,
     TabbedContent,
     TabPane,
@@ -121,6 +124,7 @@ class ChangeStepScreen(StepScreen):
     """
 
     busy: bool = False
+    wave: str | None = None
 
     def compose_progress(self) -> ComposeResult:
         """The Progress tab (not in a review: nothing runs there)."""
@@ -184,6 +188,50 @@ class ChangeStepScreen(StepScreen):
         self.query_one(f"#{self.BUSY_ID}", LoadingIndicator).display = False
         self.query_one(f"#{self.SUMMARY_ID}", Static).update(Text(f"✘ {message.sentence}", style="red"))
         self._buttons()
+
+    #: The table the arrows move through once the step has read its state.
+    TABLE_ID: ClassVar[str]
+
+    def _summary(self) -> Text:
+        """Where the step stands, in a sentence or two."""
+        return Text()
+
+    def _show(self) -> None:
+        """Fill the tables from what was read."""
+
+    def show_loaded(
+        self, statuses: dict[str, str], note: Text | None, waves: list[str] | None = None
+    ) -> None:
+        """What was read is shown: the step list, the wave picker (where the step has one), the tables,
+        the summary under ``note`` (what the last action said), the actions, and the table focused."""
+        self.query_one(f"#{self.BUSY_ID}", LoadingIndicator).display = False
+        if statuses:
+            self.statuses = statuses
+            self.query_one(StepList).refresh_steps(statuses, self.STEP)
+        if waves is not None:
+            select: Select[str] = self.query_one("#wave", Select)
+            with self.prevent(Select.Changed):
+                select.set_options([(w, w) for w in waves])
+                if self.wave is not None:
+                    select.value = self.wave
+        self._show()
+        if not self.busy and not isinstance(self.focused, DataTable):
+            self.query_one(f"#{self.TABLE_ID}", DataTable).focus()  # arrows move through the rows at once
+        summary = self._summary()
+        if note is not None:
+            summary = note.append("\n").append_text(summary)
+        self.query_one(f"#{self.SUMMARY_ID}", Static).update(summary)
+        self._buttons()
+
+    @on(Select.Changed, "#wave")
+    def _wave_chosen(self, event: Select.Changed) -> None:
+        if self.busy or not isinstance(event.value, str) or event.value == self.wave:
+            return
+        self.wave = event.value
+        self.action_reload()
+
+    def action_reload(self, note: Text | None = None) -> None:
+        """Read the step's state again."""
 
     def _event(self, event: Any) -> None:
         """Hand an engine event to the screen (the engine calls it from its worker)."""

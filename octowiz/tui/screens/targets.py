@@ -38,7 +38,6 @@ from octowiz.journal import Journal, JournalError
 from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.dialogs import Confirmed, TypedConfirm
 from octowiz.tui.screens.step import ChangeDone, ChangeFailed, ChangeStepScreen
-from octowiz.tui.widgets.steps import StepList
 
 #: How each Cloud state reads in the tables.
 STATE_STYLE = {
@@ -88,6 +87,7 @@ class TargetsScreen(ChangeStepScreen):
     """The wave's targets and workers on Cloud. Dismisses ``done`` or ``welcome``."""
 
     STEP = "targets"
+    TABLE_ID = "machines"
     SUMMARY_ID = "targets-summary"
     BUSY_ID = "targets-reading"
 
@@ -222,32 +222,9 @@ class TargetsScreen(ChangeStepScreen):
         self.post_message(TargetsLoaded(loaded, note))
 
     def on_targets_loaded(self, message: TargetsLoaded) -> None:
-        self.query_one(f"#{self.BUSY_ID}", LoadingIndicator).display = False
         loaded = self.loaded = message.loaded
         self.wave = loaded.wave
-        if loaded.statuses:
-            self.statuses = loaded.statuses
-            self.query_one(StepList).refresh_steps(loaded.statuses, self.STEP)
-        select: Select[str] = self.query_one("#wave", Select)
-        with self.prevent(Select.Changed):
-            select.set_options([(w, w) for w in loaded.waves])
-            if loaded.wave is not None:
-                select.value = loaded.wave
-        self._show()
-        if not self.busy and not isinstance(self.focused, DataTable):
-            self.query_one("#machines", DataTable).focus()  # arrows move through the rows at once
-        summary = self._summary()
-        if message.note is not None:
-            summary = message.note.append("\n").append_text(summary)
-        self.query_one(f"#{self.SUMMARY_ID}", Static).update(summary)
-        self._buttons()
-
-    @on(Select.Changed, "#wave")
-    def _wave_chosen(self, event: Select.Changed) -> None:
-        if self.busy or not isinstance(event.value, str) or event.value == self.wave:
-            return
-        self.wave = event.value
-        self.action_reload()
+        self.show_loaded(loaded.statuses, message.note, loaded.waves)
 
     def _summary(self) -> Text:
         loaded = self.loaded
