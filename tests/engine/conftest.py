@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -28,3 +30,15 @@ async def clients(demo: Simulator) -> AsyncIterator[tuple[OctopusClient, Octopus
     yield source, destination
     await source.aclose()
     await destination.aclose()
+
+
+@pytest.fixture
+def shellcheck() -> str:
+    """The shellcheck binary; missing, the test fails under CI (which installs it) and skips elsewhere."""
+    path = shutil.which("shellcheck")
+    if path is None:
+        message = "shellcheck is missing: apt-get install -y shellcheck"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path

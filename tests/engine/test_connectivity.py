@@ -583,17 +583,6 @@ def test_the_team_can_rename_and_merge_suggested_data_centres() -> None:
 # ---------------------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def shellcheck() -> str:
-    path = shutil.which("shellcheck")
-    if path is None:
-        message = "shellcheck is missing: apt-get install -y shellcheck"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
-
-
 TRICKY_NAMES = ["Omaha", "O'Brien's lab $(rm -rf ~) `id`\nsecond line", 'Zürich ‘quoted’ "DC"', "--help"]
 
 

@@ -108,17 +108,6 @@ def test_every_script_says_what_it_does_and_that_the_original_is_untouched() -> 
         assert "--force" not in text
 
 
-@pytest.fixture
-def shellcheck() -> str:
-    path = shutil.which("shellcheck")
-    if path is None:
-        message = "shellcheck is missing: apt-get install -y shellcheck"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
-
-
 HOSTILE = [
     "O'Brien's box $(rm -rf ~) `id`",
     "‘quoted’ $HOME ${PATH} \\ back",

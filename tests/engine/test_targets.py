@@ -6,9 +6,6 @@ step runs against the same in-process simulator with a real SQLite journal.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -312,14 +309,9 @@ async def test_health_check_records_each_machine(setup: Setup) -> None:
     report = await setup.read()
     await t.recreate_others(setup.ctx, setup.journal, report, clients=setup.clients)
     events: list[t.Event] = []
-    try:
-        states = await t.health_check(
-            setup.ctx, setup.journal, report, on_progress=events.append, settings=FAST, clients=setup.clients
-        )
-    except Exception as exc:  # the simulator may not take Health tasks yet (H2)
-        if "only creates AdHocScript" in str(exc):
-            pytest.skip("the simulator does not run Health tasks yet")
-        raise
+    states = await t.health_check(
+        setup.ctx, setup.journal, report, on_progress=events.append, settings=FAST, clients=setup.clients
+    )
     assert set(states) == {d["Name"] for d in setup.sim.cloud.store.all("machines")}
     assert states["dmz-offline-drop"] == "disabled"
     assert any(e.stage == "health" for e in events)
@@ -330,39 +322,6 @@ async def test_health_check_records_each_machine(setup: Setup) -> None:
 
 
 # -- the script console ----------------------------------------------------------------------------------
-
-
-def _stand_in_console(task: dict[str, Any]) -> list[str]:
-    """What a console run prints, when the simulated Tentacle hosts (octowiz.sim.tentacles) are absent."""
-    body = str((task.get("Arguments") or {}).get("ScriptBody") or "")
-    out = []
-    for instance in dict.fromkeys(re.findall(r"OctopusCloud(?:Worker)?-[A-Za-z0-9._-]*[A-Za-z0-9]", body)):
-        digest = hashlib.sha1(instance.encode()).hexdigest().upper()
-        out += [
-            f"{scripts.REPORT_BEGIN} {instance}",
-            f'{{"Tentacle.CertificateThumbprint": "{digest}"}}',
-            f"poll://{digest[:20].lower()}/",
-            f"{scripts.REPORT_END} {instance}",
-        ]
-    return out
-
-
-@pytest.fixture(autouse=True)
-def console_effect(sim: Simulator) -> None:
-    if "adhoc" in sim.server.tasks.effects:
-        return
-    if os.environ.get("OCTOWIZ_TEST_REAL_HOSTS"):
-        from urllib.parse import urlsplit
-
-        from octowiz.sim.tentacles import Hosts
-
-        addresses = {
-            str(urlsplit(sim.server_url).hostname): "server",
-            str(urlsplit(sim.cloud_url).hostname): "cloud",
-        }
-        Hosts(sim.server.store, {"server": sim.server, "cloud": sim.cloud}, addresses).attach()
-        return
-    sim.server.tasks.effects["adhoc"] = _stand_in_console
 
 
 async def _console(
