@@ -106,7 +106,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser | None = None) -> None
     cut.add_argument("--poll-seconds", type=float, default=2.0, help="how often to check a running task")
 
 
-def _confirm(word: str, yes: bool, command: str) -> bool:
+def confirm(word: str, yes: bool, command: str) -> bool:
     """Yes from ``--yes``, or the typed word on a terminal; never without one of them."""
     if yes:
         return True
@@ -120,7 +120,8 @@ def _confirm(word: str, yes: bool, command: str) -> bool:
     return input(f"Type {word} to confirm: ").strip() == word
 
 
-def _table(headers: list[str], rows: list[list[str]], fmt: str) -> str:
+def table(headers: list[str], rows: list[list[str]], fmt: str) -> str:
+    """Rows as aligned text or a Markdown table (what the cut-over commands print)."""
     if fmt == "markdown":
         out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
         out += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
@@ -186,7 +187,7 @@ def cmd_targets(args: argparse.Namespace, ctx: Any, path: Path) -> int:
                         f"  {r.name} ({r.kind} {r.role})"
                         + (" — created disabled until its secrets are entered" if r.secrets else "")
                     )
-                if await asyncio.to_thread(_confirm, "create", args.yes, "targets"):
+                if await asyncio.to_thread(confirm, "create", args.yes, "targets"):
                     for res in await tg.recreate_others(ctx, journal, report, settle):
                         say(f"{res.name}: {res.state}" + (f" — {res.sentence}" if res.sentence else ""))
                         if res.state in ("needs account", "refused", "failed"):
@@ -222,7 +223,7 @@ def cmd_targets(args: argparse.Namespace, ctx: Any, path: Path) -> int:
                     if plan.host in hosts:
                         for reg in plan.registrations:
                             say(f"  {plan.host} ({plan.os}): '{reg.name}' as a {reg.comms} {reg.kind}")
-                if await asyncio.to_thread(_confirm, "run", args.yes, "targets"):
+                if await asyncio.to_thread(confirm, "run", args.yes, "targets"):
                     for hr in await tg.run_console(
                         ctx, journal, report, hosts, on_event=event, plans=plans, settings=settings
                     ):
@@ -317,10 +318,10 @@ def _format_targets(report: Any, offered: list[str], canary: str | None, fmt: st
     head = f"Wave '{report.wave}': {len(report.rows)} machine(s)."
     if canary and offered == [canary]:
         head += f" Canary host: {canary} (the others are offered once it is healthy on Cloud)."
-    table = _table(
+    listing = table(
         ["Name", "Kind", "As", "Environments / pools", "Projects", "On Cloud", "Host", "Needs"], rows, fmt
     )
-    return f"{head}\n\n{table}"
+    return f"{head}\n\n{listing}"
 
 
 # -- cutover ------------------------------------------------------------------------------------------
@@ -397,11 +398,11 @@ def cmd_cutover(args: argparse.Namespace, ctx: Any, path: Path) -> int:
                         for line in preview.lines():
                             say(line)
 
-                        async def confirm(_: co.TestPreview) -> bool:
-                            return await asyncio.to_thread(_confirm, "deploy", args.yes, "cutover")
+                        async def deploy_confirmed(_: co.TestPreview) -> bool:
+                            return await asyncio.to_thread(confirm, "deploy", args.yes, "cutover")
 
                         try:
-                            result = await cut.run_test(preview, confirm=confirm)
+                            result = await cut.run_test(preview, confirm=deploy_confirmed)
                         except co.CutoverError as exc:
                             if "not confirmed" in str(exc):
                                 not_confirmed = True
@@ -432,7 +433,7 @@ def cmd_cutover(args: argparse.Namespace, ctx: Any, path: Path) -> int:
                     say(f"disable: {c.name}: {verdict}" + "".join(f"\n  - {r}" for r in c.reasons))
                 allowed = [c for c in chosen if c.allowed or (c.overridable and args.override)]
                 confirmed = (
-                    await asyncio.to_thread(_confirm, "disable", args.yes, "cutover") if allowed else False
+                    await asyncio.to_thread(confirm, "disable", args.yes, "cutover") if allowed else False
                 )
                 if confirmed:
                     for c in allowed:
@@ -457,7 +458,7 @@ def cmd_cutover(args: argparse.Namespace, ctx: Any, path: Path) -> int:
                         f"re-enable: {args.reenable} is enabled on the Server again; its Cloud triggers are "
                         "disabled again."
                     )
-                    if await asyncio.to_thread(_confirm, "enable", args.yes, "cutover"):
+                    if await asyncio.to_thread(confirm, "enable", args.yes, "cutover"):
                         outcome = await cut.reenable(pid)
                         say(f"{args.reenable}: {outcome.status} — {outcome.sentence}")
                         if outcome.status in ("refused", "failed"):
@@ -537,13 +538,13 @@ def _format_cutover(
         f"Wave '{wave}': {sum(1 for c in checks if c.state == 'disabled')} of {len(checks)} project(s) "
         "disabled on the Server.",
         "",
-        _table(["Project", "Verified", "Targets", "Test", "Build server", "On the Server"], rows, fmt),
+        table(["Project", "Verified", "Targets", "Test", "Build server", "On the Server"], rows, fmt),
     ]
     items = [(c, i) for c in checklist for i in c.items]
     if items:
         out += ["", "Build server (tick off with --done PROJECT=ITEM):", ""]
         out.append(
-            _table(
+            table(
                 ["Project", "Item", "Done", "What to change"],
                 [[c.name, i.id, "yes" if i.done else "no", i.text] for c, i in items],
                 fmt,

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from octowiz.cli_cutover import confirm, table
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_DONE, EXIT_REFUSED, EXIT_NOT_CONFIRMED = 0, 1, 2, 3, 4, 5
 
 
@@ -74,30 +76,6 @@ def add_parser(sub: Any, common: argparse.ArgumentParser | None = None) -> None:
     p.add_argument("--poll-seconds", type=float, default=2.0, help="how often to check a running task")
 
 
-def _confirm(word: str, yes: bool) -> bool:
-    """Yes from ``--yes``, or the typed word on a terminal; never without one of them."""
-    if yes:
-        return True
-    if not sys.stdin.isatty():
-        print(
-            "octowiz retire: this change needs confirming: read the preview above and run again with --yes.",
-            file=sys.stderr,
-        )
-        return False
-    return input(f"Type {word} to confirm: ").strip() == word
-
-
-def _table(headers: list[str], rows: list[list[str]], fmt: str) -> str:
-    if fmt == "markdown":
-        out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-        out += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
-        return "\n".join(out)
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    return "\n".join(lines)
-
-
 def _project_id(name_or_id: str, report: Any) -> str | None:
     wanted = name_or_id.strip().lower()
     return next(
@@ -156,13 +134,13 @@ def cmd_retire(args: argparse.Namespace, ctx: Any, path: Path) -> int:
             report = await rt.read_retire(ctx, journal, clients=cl)
             if args.undo == "maintenance":
                 print("undo: switch the Server's maintenance mode off again.")
-                if await asyncio.to_thread(_confirm, "undo", args.yes):
+                if await asyncio.to_thread(confirm, "undo", args.yes, "retire"):
                     outcome(await rt.undo_maintenance(ctx, journal, clients=cl))
                 else:
                     not_confirmed = True
             elif args.undo == "task-caps":
                 print("undo: put back each node's task cap as the journal recorded it before it went to 0.")
-                if await asyncio.to_thread(_confirm, "undo", args.yes):
+                if await asyncio.to_thread(confirm, "undo", args.yes, "retire"):
                     outcome(await rt.restore_task_caps(ctx, journal, clients=cl))
                 else:
                     not_confirmed = True
@@ -171,7 +149,9 @@ def cmd_retire(args: argparse.Namespace, ctx: Any, path: Path) -> int:
                 for line in rt.preview_maintenance(report):
                     print(f"maintenance: {line}")
                 if report.maintenance or not report.blockers("maintenance"):
-                    if report.maintenance or await asyncio.to_thread(_confirm, "maintenance", args.yes):
+                    if report.maintenance or await asyncio.to_thread(
+                        confirm, "maintenance", args.yes, "retire"
+                    ):
                         confirmed = not report.maintenance
                         outcome(await rt.maintenance_on(ctx, journal, report, clients=cl))
                     else:
@@ -183,7 +163,7 @@ def cmd_retire(args: argparse.Namespace, ctx: Any, path: Path) -> int:
                 for line in rt.preview_task_caps(report):
                     print(f"task caps: {line}")
                 done = all(n.cap == 0 for n in report.nodes)
-                if done or confirmed or await asyncio.to_thread(_confirm, "cap", args.yes):
+                if done or confirmed or await asyncio.to_thread(confirm, "cap", args.yes, "retire"):
                     outcome(await rt.task_caps_zero(ctx, journal, report, clients=cl))
                 else:
                     not_confirmed = True
@@ -208,7 +188,7 @@ def cmd_retire(args: argparse.Namespace, ctx: Any, path: Path) -> int:
                     print(f"delete: {line}")
                 if not hosts:
                     print("delete: no host is offered now.")
-                elif await asyncio.to_thread(_confirm, "delete", args.yes):
+                elif await asyncio.to_thread(confirm, "delete", args.yes, "retire"):
                     for o in await rt.delete_old_instances(
                         ctx, journal, report, hosts, on_event=event, settings=settings, clients=cl
                     ):
@@ -294,7 +274,7 @@ def _format(report: Any, fmt: str) -> str:
     )
     out = [f"Server {report.source_url}: {state}.", ""]
     out.append(
-        _table(
+        table(
             ["Precondition", "State", "Why / what to do"],
             [[c.title, "met" if c.ok else "to do", c.sentence] for c in report.checks],
             fmt,
@@ -303,7 +283,7 @@ def _format(report: Any, fmt: str) -> str:
     if report.nodes or report.maintenance is not None:
         out += ["", f"Maintenance mode: {'on' if report.maintenance else 'off'}.", ""]
         out.append(
-            _table(
+            table(
                 ["Node", "Task cap", "Cap to restore"],
                 [
                     [n.name, str(n.cap), "" if n.previous_cap is None else str(n.previous_cap)]
@@ -316,7 +296,7 @@ def _format(report: Any, fmt: str) -> str:
         canary, offered = report.canary, report.offered_hosts()
         out += ["", "Old Tentacle instances (deleted last; cannot be undone):", ""]
         out.append(
-            _table(
+            table(
                 ["Host", "OS", "Clone(s) on Cloud", "Old instance", "Offered"],
                 [
                     [
