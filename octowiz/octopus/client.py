@@ -20,8 +20,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import hashlib
 import inspect
+import json
 import logging
 import random
 import re
@@ -31,13 +33,15 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
+from urllib.parse import urlencode
 
 import httpx
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from octowiz import __version__
 from octowiz.octopus import models as m
+from octowiz.octopus import transport as _transport
 from octowiz.octopus.errors import (
     InvalidApiKey,
     NotFound,
@@ -70,8 +74,12 @@ T = TypeVar("T", bound=BaseModel)
 R = TypeVar("R")
 
 
-#: Pages with more items than this are validated on a thread, in chunks of this many.
+#: Pages with more items than this are validated on a thread, in chunks of this many, when their
+#: body is over ``PARSE_INLINE_BYTES`` (big documents such as deployment processes).
 PARSE_INLINE = 16
+#: A page body up to this size is decoded and validated on the event loop in one pass (a few
+#: milliseconds at most); a bigger one goes to a thread in chunks so the UI never freezes.
+PARSE_INLINE_BYTES = 512 * 1024
 
 
 async def _maybe_await(value: R | Awaitable[R]) -> R:
@@ -91,6 +99,39 @@ def _validate_chunks(adapter: TypeAdapter[list[T]], items: list[Any]) -> list[T]
 def _list_adapter(model: type[T]) -> TypeAdapter[list[T]]:
     """A cached validator for a page of ``model`` items (one Rust call per page, not per item)."""
     return TypeAdapter(list[model])  # type: ignore[valid-type]
+
+
+class _Page(BaseModel, Generic[T]):
+    """A page of a list: the items as models and the total (the rest of the envelope is ignored)."""
+
+    Items: list[T] = []
+    TotalResults: int = 0
+
+
+@functools.cache
+def _page_model(model: type[T]) -> type[_Page[T]]:
+    """The page model for ``model``, validated from a page's bytes in one pass.
+
+    Decoding and validating in one pass in pydantic-core, straight from the bytes, costs about half
+    of ``json.loads`` followed by validating the Python objects it built (profiled on a 77 kB page
+    of 30 projects: 0.27 ms against 0.56 ms).
+    """
+    return _Page[model]  # type: ignore[valid-type]
+
+
+def _settle_young_objects() -> None:
+    """Keep a listing's pages out of the cyclic GC's older generations.
+
+    What a listing reads lives on, so every gen-1 and gen-2 pass walks it again: listing 7,000 items
+    spent 0.25-0.6 s of its 0.65-0.85 s of CPU in those passes, and a late full pass froze the UI.
+    After each page, one young-generation pass collects the request's own cyclic garbage (asyncio
+    and httpx leave ~25 such objects per request), then what survived is frozen, never walked again;
+    it is still freed by reference counting when dropped. Screens that hold big listings unfreeze
+    when they close (see ``engine.prepare.scanning``), handing it all back to normal collection.
+    """
+    if gc.isenabled():
+        gc.collect(0)
+        gc.freeze()
 
 
 def check_api_key(api_key: str) -> str:
@@ -253,6 +294,10 @@ class OctopusClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.base_url = normalise_base_url(url)
+        # Parsed once: every request's URL is built from these as a plain string (parsing URLs was
+        # a tenth of the client's CPU per request, profiled).
+        self._base_path = httpx.URL(self.base_url).path.rstrip("/")
+        self._base_prefix = self.base_url.rstrip("/")
         key = check_api_key(api_key)
         self.space_id = space_id
         self.concurrency = concurrency
@@ -279,6 +324,10 @@ class OctopusClient:
                 ) from None
         elif transport is None:
             verify = _default_ssl_context()
+        if transport is None and _transport.wanted():
+            transport = _transport.H11Transport(
+                verify if isinstance(verify, ssl.SSLContext) else None, max_idle=concurrency
+            )
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             headers={
@@ -323,7 +372,7 @@ class OctopusClient:
                     host=base.host,
                 )
             return target.raw_path.decode()
-        prefix = httpx.URL(self.base_url).path.rstrip("/")
+        prefix = self._base_path
         if prefix and path.startswith(prefix + "/"):
             path = path[len(prefix) :]
         return path if path.startswith("/") else "/" + path
@@ -355,6 +404,8 @@ class OctopusClient:
         may_retry = (method in SAFE_METHODS) if retry is None else retry
         url = self._url(path)
         clean = {k: _param(v) for k, v in (params or {}).items() if v is not None}
+        query = urlencode(clean) if clean else ""
+        target = httpx.URL(self._base_prefix + url + (("&" if "?" in url else "?") + query if query else ""))
         started = time.monotonic()
         attempt = 0
         while True:
@@ -365,7 +416,7 @@ class OctopusClient:
                 async with self._sem:
                     self.request_count += 1
                     response = await self._http.request(
-                        method, url, params=clean or None, json=json, content=content, headers=headers
+                        method, target, json=json, content=content, headers=headers
                     )
             except httpx.HTTPError as exc:
                 err = from_transport(exc, httpx.URL(self.base_url + url), self.read_timeout)
@@ -414,8 +465,25 @@ class OctopusClient:
         await self._sleep(min(delay, self.retry_budget))
 
     async def get_json(self, path: str, params: dict[str, Any] | None = None, what: str = "") -> Any:
-        """GET and decode JSON."""
-        return (await self.request("GET", path, params=params, what=what)).json()
+        """GET and decode JSON.
+
+        Raises:
+            OctopusError: the matching domain error, or an answer that is not JSON at all.
+        """
+        response = await self.request("GET", path, params=params, what=what)
+        try:
+            return json.loads(response.content)
+        except ValueError:
+            raise self._not_json(response, what) from None
+
+    def _not_json(self, response: httpx.Response, what: str) -> OctopusError:
+        """The sentence for a successful answer whose body is not Octopus's JSON (a proxy's page)."""
+        kind = response.headers.get("content-type", "").split(";")[0].strip() or "no content type"
+        return OctopusError(
+            f"{self.host} answered {what or 'a request'} with something that is not Octopus's JSON "
+            f"({kind}): check that the URL is the Octopus Server itself, not a proxy or sign-in page.",
+            host=self.host,
+        )
 
     async def get_model(
         self, model: type[T], path: str, params: dict[str, Any] | None = None, what: str = ""
@@ -526,6 +594,36 @@ class OctopusClient:
 
     # -- lists -------------------------------------------------------------------------------
 
+    async def _pages(
+        self,
+        path: str,
+        decode: Callable[[httpx.Response], Awaitable[tuple[R, int, int]]],
+        params: dict[str, Any] | None,
+        what: str,
+    ) -> list[R]:
+        """Every page of a collection through ``decode`` (parsed page, items on it, total), in order.
+
+        The first page tells the total; the remaining pages are all requested at once, bounded by
+        ``concurrency`` in flight, and each is decoded the moment it lands, so decoding overlaps with
+        the requests still waiting.
+        """
+        base = dict(params or {})
+        take = int(base.pop("take", self.page_size))
+        first = await self.request("GET", path, params={**base, "skip": 0, "take": take}, what=what)
+        parsed, count, total = await decode(first)
+        out = [parsed]
+        if count >= total or not count:
+            return out
+
+        async def fetch(skip: int) -> R:
+            response = await self.request("GET", path, params={**base, "skip": skip, "take": take}, what=what)
+            page = (await decode(response))[0]
+            _settle_young_objects()
+            return page
+
+        out.extend(await asyncio.gather(*(fetch(s) for s in range(count, total, count))))
+        return out
+
     async def collect(
         self,
         path: str,
@@ -533,47 +631,54 @@ class OctopusClient:
         params: dict[str, Any] | None = None,
         what: str = "",
     ) -> list[list[R]]:
-        """Read every page of a collection, parsing each page as it arrives; never truncates.
+        """Read every page of a collection as plain JSON, ``parse`` each page's items; never truncates.
 
-        The first page tells the total; the remaining pages are all requested at once, bounded by
-        ``concurrency`` in flight, and each is parsed the moment it lands, so parsing overlaps with
-        the requests still waiting. Pages come back in server order.
+        Pages come back in server order.
         """
-        base = dict(params or {})
-        take = int(base.pop("take", self.page_size))
-        first = await self.get_json(path, {**base, "skip": 0, "take": take}, what)
-        items = list(first.get("Items") or [])
-        total = int(first.get("TotalResults") or 0)
-        out = [await _maybe_await(parse(items))]
-        if len(items) >= total or not items:
-            return out
-        step = len(items)
 
-        async def fetch(skip: int) -> list[R]:
-            data = await self.get_json(path, {**base, "skip": skip, "take": take}, what)
-            return await _maybe_await(parse(list(data.get("Items") or [])))
+        async def decode(response: httpx.Response) -> tuple[list[R], int, int]:
+            try:
+                data = json.loads(response.content)
+                items = list(data.get("Items") or [])
+                total = int(data.get("TotalResults") or 0)
+            except (ValueError, TypeError, AttributeError):
+                raise self._not_json(response, what) from None
+            return await _maybe_await(parse(items)), len(items), total
 
-        out.extend(await asyncio.gather(*(fetch(s) for s in range(step, total, step))))
-        return out
+        return await self._pages(path, decode, params, what)
 
     async def list_all(
         self, path: str, model: type[T], params: dict[str, Any] | None = None, what: str = ""
     ) -> list[T]:
         """Every item of a paged collection, as models, in server order, without duplicates.
 
-        Duplicates can appear when the collection shifts while it is read; they are dropped by ``Id``.
+        Each page is decoded and validated from its bytes in one pass; only a page too big to do
+        that without freezing the UI goes to a thread, in chunks. Duplicates can appear when the
+        collection shifts while it is read; they are dropped by ``Id``.
         """
+        page_model = _page_model(model)
         adapter = _list_adapter(model)
 
-        def parse(items: list[Any]) -> list[T] | Awaitable[list[T]]:
-            if len(items) <= PARSE_INLINE:
-                return adapter.validate_python(items)
-            # A page of big documents (deployment processes) takes tens of milliseconds to validate:
-            # do it on a thread, in small chunks, so the GIL is handed back to the UI's event loop
-            # between chunks and a scan never freezes the screen.
-            return asyncio.to_thread(_validate_chunks, adapter, items)
+        async def decode(response: httpx.Response) -> tuple[list[T], int, int]:
+            body = response.content
+            try:
+                if len(body) <= PARSE_INLINE_BYTES:
+                    page = page_model.model_validate_json(body)
+                    return page.Items, len(page.Items), page.TotalResults
+                data = json.loads(body)
+                raw = list(data.get("Items") or [])
+                total = int(data.get("TotalResults") or 0)
+            except ValidationError as exc:
+                if any(e["type"] == "json_invalid" for e in exc.errors()):
+                    raise self._not_json(response, what) from None
+                raise
+            except (ValueError, TypeError, AttributeError):
+                raise self._not_json(response, what) from None
+            # A page of big documents (deployment processes) takes tens of milliseconds to
+            # validate: on a thread, in small chunks, so the GIL goes back to the UI between them.
+            return await asyncio.to_thread(_validate_chunks, adapter, raw), len(raw), total
 
-        pages = await self.collect(path, parse, params, what)
+        pages = await self._pages(path, decode, params, what)
         seen: set[str] = set()
         out: list[T] = []
         for page in pages:
