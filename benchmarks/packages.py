@@ -32,6 +32,7 @@ import tracemalloc
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from benchmarks.report import measure, result
 from benchmarks.simproc import running_sim
 from benchmarks.uiloop import watching_the_loop
 from octowiz.engine.migrate import gaps
@@ -265,6 +266,19 @@ def main() -> int:
         f"{needed} requests ({needed / projects:.2f}/project); plan_gaps {planned} "
         f"({planned / projects:.2f}/project); needed_packages with latest_per_channel=3 {latest} "
         f"({latest / projects:.2f}/project)"
+    )
+    result(
+        "packages",
+        f"a {args.size_mb} MiB package, Server to Cloud over loopback; "
+        f"a {n}-project wave of the large scenario",
+        measure("copy throughput ÷ curl", ratio, "≥ 0.5", ratio >= 0.5),
+        measure("copy throughput", ours, None, None, unit="MB/s"),
+        measure("memory growth during the copy", growth, "< 100 MB", growth < 100, unit="MB"),
+        measure("requests per project, Server", src_requests / n, None, None),
+        measure("requests per project, Cloud", dst_requests / n, None, None),
+        measure(
+            "longest event-loop stall, headless wave run", stall * 1000, "< 50 ms", stall < 0.05, unit="ms"
+        ),
     )
     return 0
 
