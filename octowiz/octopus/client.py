@@ -18,6 +18,7 @@ What it guarantees:
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import gc
@@ -211,12 +212,17 @@ class TaskProgress:
 
 
 class RateBudget:
-    """A client-side token bucket: at most ``per_minute`` requests a minute, with a small burst.
+    """A client-side budget: never more than ``per_minute`` requests in any 60 seconds.
+
+    A sliding window over the times of the last ``per_minute`` sends: a request goes at once while
+    fewer went in the last minute, else it waits until the oldest of them is a minute old. Short runs
+    are never slowed, long ones go at the budget, and the budget holds as written over any window a
+    rate limiter (or a person reading its log) looks at. A token bucket refilled at the budget's rate
+    would not: a full bucket plus a minute's refill lets twice the budget through in one minute.
 
     Args:
-        per_minute: the budget; the bucket refills continuously at ``per_minute / 60`` a second.
-        burst: how many requests may go at once from a full bucket; by default the whole minute's
-            budget, as Octopus's own limiter allows (its documented example: 200 a minute, burst 200).
+        per_minute: the budget.
+        window: the window in seconds (60; tests scale it down with the budget).
         clock: monotonic seconds.
         sleep: how to wait (tests pass a recorder).
     """
@@ -224,35 +230,35 @@ class RateBudget:
     def __init__(
         self,
         per_minute: int,
-        burst: int | None = None,
         *,
+        window: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if per_minute <= 0:
             raise ValueError("the requests-per-minute budget must be positive")
-        self.rate = per_minute / 60.0
-        self.capacity = float(burst if burst is not None else per_minute)
-        self.tokens = self.capacity
+        self.limit = per_minute
+        self.window = window
         self.clock = clock
         self.sleep = sleep
-        self.stamp = clock()
+        self._sent: collections.deque[float] = collections.deque()
         self._lock = asyncio.Lock()
 
     async def acquire(self) -> None:
-        """Wait for a token."""
+        """Wait until a request may go without breaking the budget, and count it as sent."""
         async with self._lock:
             now = self.clock()
-            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-            self.stamp = now
-            if self.tokens >= 1:
-                self.tokens -= 1
-                return
-            wait = (1 - self.tokens) / self.rate
-            await self.sleep(wait)
-            # The wait earned exactly this token; don't re-read a clock that may be too coarse to show it.
-            self.tokens = 0.0
-            self.stamp = max(self.clock(), self.stamp + wait)
+            # A request reaches the instance a little after it leaves, and not all equally late: the
+            # window kept here is a fiftieth longer, so the instance never counts more in its own.
+            window = self.window * 1.02
+            while self._sent and self._sent[0] <= now - window:
+                self._sent.popleft()
+            if len(self._sent) >= self.limit:
+                oldest = self._sent.popleft()
+                await self.sleep(oldest + window - now)
+                # Never earlier than the oldest send's window is over, however coarse the clock.
+                now = max(self.clock(), oldest + window)
+            self._sent.append(now)
 
 
 class OctopusClient:
@@ -267,7 +273,8 @@ class OctopusClient:
         connect_timeout: seconds to establish a connection.
         read_timeout: seconds to wait for each read.
         concurrency: requests in flight at once (Octopus default guidance: keep it modest).
-        requests_per_minute: the client-side budget, or None for no budget.
+        requests_per_minute: the client-side budget, or None for no budget: never more requests than
+            this in any 60 seconds.
         max_attempts: attempts per safe request, the first included.
         retry_budget: seconds of waiting a single request may spend on retries.
         backoff_base: the first retry's upper wait in seconds; it doubles each time (full jitter).
@@ -410,10 +417,12 @@ class OctopusClient:
         attempt = 0
         while True:
             attempt += 1
-            if self._budget is not None:
-                await self._budget.acquire()
             try:
                 async with self._sem:
+                    # The token is taken with the slot, just before sending: taken before waiting for a
+                    # slot, requests queued behind slow answers would leave together, bunched.
+                    if self._budget is not None:
+                        await self._budget.acquire()
                     self.request_count += 1
                     response = await self._http.request(
                         method, target, json=json, content=content, headers=headers
@@ -900,16 +909,22 @@ class OctopusClient:
 
     @contextlib.asynccontextmanager
     async def stream(self, path: str, what: str = "") -> AsyncIterator[httpx.Response]:
-        """Open a streamed GET (package or artifact bytes); retried only until the body starts."""
+        """Open a streamed GET (package or artifact bytes); retried only until the body starts.
+
+        A 429/5xx answer or a connection that fails before the answer's head arrived is tried again
+        like any GET; once the response is handed over, a failure reading the body is the caller's
+        (it knows how much it has written).
+        """
         url = self._url(path)
         attempt = 0
         started = time.monotonic()
         while True:
             attempt += 1
-            if self._budget is not None:
-                await self._budget.acquire()
+            handed_over = False
             try:
                 async with self._sem:
+                    if self._budget is not None:
+                        await self._budget.acquire()
                     self.request_count += 1
                     async with self._http.stream("GET", url) as response:
                         if response.status_code >= 400:
@@ -920,10 +935,20 @@ class OctopusClient:
                                 await self._backoff(attempt, retry_after_seconds(response))
                                 continue
                             raise from_response(response, what)
+                        handed_over = True
                         yield response
                         return
             except httpx.HTTPError as exc:
-                raise from_transport(exc, httpx.URL(self.base_url + url), self.read_timeout) from None
+                err = from_transport(exc, httpx.URL(self.base_url + url), self.read_timeout)
+                if (
+                    not handed_over
+                    and self._can_retry(attempt, started, None)
+                    and not isinstance(exc, httpx.UnsupportedProtocol)
+                    and not err.sentence.startswith("The host name")
+                ):
+                    await self._backoff(attempt, None)
+                    continue
+                raise err from None
 
     async def download_to(self, path: str, dest: Path, what: str = "") -> tuple[int, str]:
         """Stream a download into ``dest`` (written as ``.part`` then renamed).

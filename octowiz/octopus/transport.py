@@ -10,7 +10,10 @@ What it does, and no more: HTTP/1.1 (what Octopus serves to API clients), TLS wi
 context and SNI, keep-alive with an idle pool per origin, streamed request and response bodies,
 httpx's connect/read/write timeouts, and httpx's exception types, so callers and
 :func:`octowiz.octopus.errors.from_transport` see exactly what httpcore would raise. Proxies from the
-environment keep working: httpx mounts its own transport for proxied origins.
+environment keep working: httpx mounts its own transport for proxied origins. An idle connection the
+server has closed (its end-of-file already read) is never reused; one that closes under a request is
+an error like any dropped connection, so the client's retry policy and its budget see every request
+that reaches the wire (a transport that quietly sent a request again would hide it from both).
 
 ``OCTOWIZ_HTTP_TRANSPORT=httpcore`` switches back to httpx's default transport.
 """
@@ -45,7 +48,6 @@ class _Connection:
         self.reader = reader
         self.writer = writer
         self.h11 = h11.Connection(h11.CLIENT)
-        self.reused = False
 
     def usable(self) -> bool:
         """An idle connection the server has not closed meanwhile (its EOF already arrived)."""
@@ -122,34 +124,19 @@ class H11Transport(httpx.AsyncBaseTransport):
         origin: Origin = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
         if url.scheme not in ("http", "https"):
             raise httpx.UnsupportedProtocol(f"Request URL has an unsupported protocol '{url.scheme}://'.")
-        # A kept-alive connection the server closed just as this request went out answers with EOF:
-        # nothing was processed, so a request that can be sent again goes once more on a new one.
-        replayable = request.method in ("GET", "HEAD", "PUT", "DELETE", "OPTIONS") and isinstance(
-            request.stream, httpx.ByteStream
-        )
-        for attempt in (1, 2):
-            conn = await self._acquire(origin, timeouts.get("connect"))
-            try:
-                return await self._exchange(origin, conn, request, timeouts)
-            except _StaleConnection:
-                conn.close()
-                self._open.discard(conn)
-                if attempt == 2 or not replayable:
-                    raise httpx.RemoteProtocolError(
-                        "Server disconnected without sending a response."
-                    ) from None
-            except BaseException:
-                conn.close()
-                self._open.discard(conn)
-                raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        conn = await self._acquire(origin, timeouts.get("connect"))
+        try:
+            return await self._exchange(origin, conn, request, timeouts)
+        except BaseException:
+            conn.close()
+            self._open.discard(conn)
+            raise
 
     async def _acquire(self, origin: Origin, connect_timeout: float | None) -> _Connection:
         idle = self._idle.get(origin)
         while idle:
             conn = idle.pop()
             if conn.usable():
-                conn.reused = True
                 return conn
             conn.close()
             self._open.discard(conn)
@@ -205,7 +192,7 @@ class H11Transport(httpx.AsyncBaseTransport):
             raise httpx.LocalProtocolError(str(exc)) from exc
         read_timeout = timeouts.get("read")
         while True:
-            event = await self._next_event(conn, read_timeout, first=True)
+            event = await self._next_event(conn, read_timeout)
             if isinstance(event, h11.Response):
                 break
             # 1xx answers (100 Continue) come before the real one.
@@ -226,13 +213,10 @@ class H11Transport(httpx.AsyncBaseTransport):
         except httpx.TimeoutException:
             raise
         except OSError as exc:
-            if conn.reused:
-                raise _StaleConnection from exc
             raise httpx.WriteError(str(exc) or type(exc).__name__) from exc
 
-    async def _next_event(self, conn: _Connection, timeout: float | None, *, first: bool = False) -> Any:
+    async def _next_event(self, conn: _Connection, timeout: float | None) -> Any:
         """The next h11 event, reading from the socket as h11 needs."""
-        received_any = not first
         while True:
             try:
                 event = conn.h11.next_event()
@@ -251,14 +235,9 @@ class H11Transport(httpx.AsyncBaseTransport):
             except httpx.TimeoutException:
                 raise
             except OSError as exc:
-                if conn.reused and not received_any:
-                    raise _StaleConnection from exc
                 raise httpx.ReadError(str(exc) or type(exc).__name__) from exc
-            if not data and conn.reused and not received_any and conn.h11.their_state is h11.SEND_RESPONSE:
-                raise _StaleConnection
             if not data and conn.h11.their_state is h11.SEND_RESPONSE:
                 raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
-            received_any = True
             try:
                 conn.h11.receive_data(data)
             except h11.RemoteProtocolError as exc:
@@ -269,7 +248,3 @@ class H11Transport(httpx.AsyncBaseTransport):
             conn.close()
         self._open.clear()
         self._idle.clear()
-
-
-class _StaleConnection(Exception):
-    """A kept-alive connection the server had closed: nothing of the request was processed."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+
 import pytest
 
 from octowiz.octopus.client import OctopusClient, OctopusVersion, RateBudget
@@ -150,3 +152,20 @@ async def test_rate_limited_beyond_the_retry_budget_says_when(
     assert "is rate-limiting requests (listing environments): octowiz waits for 3600 seconds" in str(
         err.value
     )
+
+
+@pytest.mark.parametrize("per_minute", [180, 60, 7])
+async def test_the_budget_holds_over_any_minute_as_written(fake_time: FakeTime, per_minute: int) -> None:
+    # 600 requests as fast as the budget lets them go: no 60 s window may hold more than the budget
+    # (a token bucket refilled at the budget's rate would let a whole bucket more through in a minute).
+    budget = RateBudget(per_minute, clock=fake_time, sleep=fake_time.sleep)
+    sent: list[float] = []
+    for _ in range(600):
+        await budget.acquire()
+        sent.append(fake_time.now)
+    most = max(bisect.bisect_left(sent, t + 60.0) - i for i, t in enumerate(sent))
+    assert most == per_minute
+    # No stricter than it says: a short run goes at once, a long one at the budget (its window kept a
+    # fiftieth longer, for requests that reach the instance a little late).
+    assert sent[per_minute - 1] == sent[0]
+    assert sent[-1] - sent[0] == pytest.approx((600 // per_minute - (600 % per_minute == 0)) * 61.2)

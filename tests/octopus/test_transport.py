@@ -81,29 +81,41 @@ async def test_an_idle_connection_the_server_closed_is_replaced_without_an_error
         writer.write(ok(b'{"n": %d}' % n))
         await writer.drain()
 
-    async with serving(handler) as (url, connections), httpx.AsyncClient(transport=H11Transport()) as http:
+    transport = H11Transport()
+    async with serving(handler) as (url, connections), httpx.AsyncClient(transport=transport) as http:
         first = (await http.get(f"{url}/a")).json()
+        # Wait for the server's close to arrive (its end-of-file), as it has between two real requests.
+        (idle,) = transport._idle[("http", "127.0.0.1", int(url.rsplit(":", 1)[1]))]
+        assert await idle.reader.read() == b""
         second = (await http.get(f"{url}/b")).json()
     assert (first, second) == ({"n": 1}, {"n": 2})
     assert connections == [1, 2]
 
 
-async def test_a_get_that_meets_a_connection_closed_under_it_goes_again_but_a_post_does_not() -> None:
-    # The server reads the request on a kept-alive connection and closes without a word: a GET is
-    # sent again on a new connection; a POST may have been processed, so it is not.
+async def test_a_connection_closed_under_a_request_is_an_error_the_client_retries_for_a_get_only() -> None:
+    # The server reads a second request on a kept-alive connection and closes without a word. The
+    # transport never sends a request again by itself (the client's budget and retry policy must see
+    # every request that reaches the wire): the client sends a GET again, never a POST.
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
         await read_request(reader)
         writer.write(ok(b"{}"))
         await writer.drain()
         await read_request(reader)  # the second request on this connection: dropped unanswered
 
-    transport = H11Transport()
-    async with serving(handler) as (url, connections), httpx.AsyncClient(transport=transport) as http:
-        await http.get(f"{url}/warm")
-        assert (await http.get(f"{url}/again")).status_code == 200
-        assert connections == [1, 2]
-        with pytest.raises(httpx.RemoteProtocolError):
-            await http.post(f"{url}/create", content=b"{}")
+    async with serving(handler) as (url, connections):
+        async with httpx.AsyncClient(transport=H11Transport()) as http:
+            await http.get(f"{url}/warm")
+            with pytest.raises(httpx.RemoteProtocolError):
+                await http.get(f"{url}/again")
+        async with OctopusClient(url, SERVER_ADMIN.api_key, backoff_base=0.0) as client:
+            assert await client.get_json("/api/warm") == {}
+            assert await client.get_json("/api/again") == {}
+            sent = client.request_count
+            with pytest.raises(OctopusError):
+                await client.request("POST", "/api/create", json={})
+            assert client.request_count == sent + 1
+    # The plain client's connection, the GET that met the drop on the client's first, and its next.
+    assert connections == [1, 2, 3]
 
 
 async def test_connection_close_and_chunked_bodies() -> None:
