@@ -485,6 +485,33 @@ class OctopusClient:
         except ValueError:
             raise self._not_json(response, what) from None
 
+    def _model(self, model: type[T], data: Any, what: str = "") -> T:
+        """``data`` as ``model``, or a sentence when the instance answered in another shape."""
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            raise self._not_octopus(exc, what) from None
+
+    def _model_of(self, model: type[T], response: httpx.Response, what: str = "") -> T:
+        """A response's JSON body as ``model``, or a sentence when it is not JSON or not that shape."""
+        try:
+            data = json.loads(response.content)
+        except ValueError:
+            raise self._not_json(response, what) from None
+        return self._model(model, data, what)
+
+    def _not_octopus(self, exc: ValidationError, what: str) -> OctopusError:
+        """The sentence for JSON that is not shaped as Octopus's (another product, a broken proxy)."""
+        errors = exc.errors()
+        where = ".".join(str(part) for part in errors[0]["loc"]) if errors else ""
+        detail = errors[0]["msg"] if errors else "an unexpected shape"
+        return OctopusError(
+            f"{self.host} answered {what or 'a request'}, but not as Octopus does ({where or 'the answer'}: "
+            f"{detail}): check that the URL is the Octopus Server itself; "
+            "if it is, its version may answer in a shape octowiz does not know yet.",
+            host=self.host,
+        )
+
     def _not_json(self, response: httpx.Response, what: str) -> OctopusError:
         """The sentence for a successful answer whose body is not Octopus's JSON (a proxy's page)."""
         kind = response.headers.get("content-type", "").split(";")[0].strip() or "no content type"
@@ -498,7 +525,7 @@ class OctopusClient:
         self, model: type[T], path: str, params: dict[str, Any] | None = None, what: str = ""
     ) -> T:
         """GET one resource as a model."""
-        return model.model_validate(await self.get_json(path, params, what))
+        return self._model(model, await self.get_json(path, params, what), what)
 
     # -- discovery -------------------------------------------------------------------------------
 
@@ -513,7 +540,15 @@ class OctopusClient:
             space: a space id or name; None uses ``space_id`` given at construction, else the default space.
         """
         root = await self.root()
-        version = OctopusVersion.parse(root.version or "")
+        if not root.version:
+            # Another product's API answering /api with JSON: "no default space" would send the
+            # person looking in the wrong place.
+            raise OctopusError(
+                f"{self.host} answered, but not as Octopus does (its /api names no Octopus version): "
+                "check that the URL is the Octopus instance itself.",
+                host=self.host,
+            )
+        version = OctopusVersion.parse(root.version)
         wanted = space or self.space_id
         space_id = await self.resolve_space(wanted) if wanted else await self.default_space_id()
         self.space_id = space_id
@@ -535,7 +570,7 @@ class OctopusClient:
     async def spaces(self) -> list[m.Space]:
         """Every space (``/api/spaces/all``)."""
         data = await self.get_json("/api/spaces/all", what="listing spaces")
-        return [m.Space.model_validate(s) for s in data]
+        return [self._model(m.Space, s) for s in data]
 
     async def resolve_space(self, id_or_name: str) -> str:
         """A space id from an id, slug or name."""
@@ -680,7 +715,7 @@ class OctopusClient:
             except ValidationError as exc:
                 if any(e["type"] == "json_invalid" for e in exc.errors()):
                     raise self._not_json(response, what) from None
-                raise
+                raise self._not_octopus(exc, what) from None
             except (ValueError, TypeError, AttributeError):
                 raise self._not_json(response, what) from None
             # A page of big documents (deployment processes) takes tens of milliseconds to
@@ -703,7 +738,7 @@ class OctopusClient:
     async def all_unpaged(self, coll: str, model: type[T], what: str = "") -> list[T]:
         """A small space collection through Octopus's unpaged ``/all`` endpoint."""
         data = await self.get_json(self.space_path(f"{coll}/all"), what=what or f"listing {coll}")
-        return [model.model_validate(x) for x in data]
+        return [self._model(model, x, what) for x in data]
 
     async def get_many(self, coll: str, ids: Iterable[str], model: type[T], what: str = "") -> list[T]:
         """Look up many resources by id with batched ``ids=`` requests, not one request each."""
@@ -714,7 +749,7 @@ class OctopusClient:
             data = await self.get_json(
                 self.space_path(coll), {"ids": ",".join(batch), "take": len(batch)}, what or f"reading {coll}"
             )
-            return [model.model_validate(x) for x in data.get("Items") or []]
+            return [self._model(model, x, what) for x in data.get("Items") or []]
 
         results = await asyncio.gather(*(one(b) for b in batches))
         return [x for r in results for x in r]
@@ -743,7 +778,7 @@ class OctopusClient:
         )
         for raw in data.get("Items") or []:
             if str(raw.get("Name", "")).lower() == name.lower():
-                return m.Project.model_validate(raw)
+                return self._model(m.Project, raw)
         return None
 
     async def project_groups(self) -> list[m.ProjectGroup]:
@@ -785,7 +820,7 @@ class OctopusClient:
             data = await self.get_json(
                 self.space_path("deployments"), {**params, "take": take}, "listing deployments"
             )
-            return [m.Deployment.model_validate(x) for x in data.get("Items") or []]
+            return [self._model(m.Deployment, x) for x in data.get("Items") or []]
         return await self.list_all(
             self.space_path("deployments"), m.Deployment, params, "listing deployments"
         )
@@ -820,7 +855,7 @@ class OctopusClient:
             json=raw,
             what="disabling a project" if disabled else "enabling a project",
         )
-        return m.Project.model_validate(response.json())
+        return self._model_of(m.Project, response)
 
     async def machines(self, **filters: Any) -> list[m.Machine]:
         """Deployment targets (filters as Octopus names them: ``commStyles``, ``roles``…)."""
@@ -833,7 +868,7 @@ class OctopusClient:
         response = await self.request(
             "POST", self.space_path("machines"), json=body, what="creating a target"
         )
-        return m.Machine.model_validate(response.json())
+        return self._model_of(m.Machine, response)
 
     async def workers(self, **filters: Any) -> list[m.Worker]:
         """Workers."""
@@ -842,7 +877,7 @@ class OctopusClient:
     async def create_worker(self, body: dict[str, Any]) -> m.Worker:
         """Register a worker (never retried: reconcile by listing on failure)."""
         response = await self.request("POST", self.space_path("workers"), json=body, what="creating a worker")
-        return m.Worker.model_validate(response.json())
+        return self._model_of(m.Worker, response)
 
     async def update_machine(self, machine_id: str, body: dict[str, Any], *, worker: bool = False) -> Any:
         """PUT a whole target (or worker) body back (a PUT of the whole document, so retried)."""
@@ -861,7 +896,7 @@ class OctopusClient:
         response = await self.request(
             "POST", self.space_path("machinepolicies"), json=body, what="creating a machine policy"
         )
-        return m.MachinePolicy.model_validate(response.json())
+        return self._model_of(m.MachinePolicy, response)
 
     async def accounts(self) -> list[m.Account]:
         """Accounts (their secrets come back as ``HasValue`` only)."""
@@ -884,7 +919,7 @@ class OctopusClient:
         response = await self.request(
             "POST", self.space_path("workerpools"), json=body, what="creating a worker pool"
         )
-        return m.WorkerPool.model_validate(response.json())
+        return self._model_of(m.WorkerPool, response)
 
     async def feeds(self) -> list[m.Feed]:
         """Feeds."""
@@ -905,7 +940,7 @@ class OctopusClient:
             expect=(404,),
             what="reading a package",
         )
-        return None if response.status_code == 404 else m.Package.model_validate(response.json())
+        return None if response.status_code == 404 else self._model_of(m.Package, response)
 
     @contextlib.asynccontextmanager
     async def stream(self, path: str, what: str = "") -> AsyncIterator[httpx.Response]:
@@ -1025,7 +1060,7 @@ class OctopusClient:
         response = await self.upload_multipart(
             self.space_path("packages/raw"), filename, chunks, size, params=params, what="uploading a package"
         )
-        return m.Package.model_validate(response.json())
+        return self._model_of(m.Package, response)
 
     # -- export / import -------------------------------------------------------------------------
 
@@ -1034,7 +1069,7 @@ class OctopusClient:
         body = {"IncludedProjectIds": project_ids, "Password": {"HasValue": True, "NewValue": password}}
         path = self.link("ExportProjects", self.space_path("projects/import-export/export"))
         response = await self.request("POST", path, json=body, what="starting the export")
-        return m.ProjectExportResponse.model_validate(response.json())
+        return self._model_of(m.ProjectExportResponse, response)
 
     async def task_artifacts(self, task_id: str) -> list[m.Artifact]:
         """Artifacts attached to a task."""
@@ -1070,7 +1105,7 @@ class OctopusClient:
         except ValueError:
             data = {}
         if isinstance(data, dict) and data.get("Id"):
-            return m.ProjectImportFile.model_validate(data)
+            return self._model(m.ProjectImportFile, data)
         # The upload's answer is UNCONFIRMED (octopus-api.md §5.3): find the file by name instead.
         for f in await self.import_files():
             if f.file_name == path.name:
@@ -1084,7 +1119,7 @@ class OctopusClient:
         """Archives uploaded to this instance and not yet imported."""
         path = self.link("ProjectImportFiles", self.space_path("projects/import-export/import-files"))
         data = await self.get_json(path, what="listing import files")
-        return m.ProjectImportFileListResponse.model_validate(data).project_import_files or []
+        return self._model(m.ProjectImportFileListResponse, data).project_import_files or []
 
     def _import_body(self, uploaded_file_id: str, password: str) -> dict[str, Any]:
         return {
@@ -1102,7 +1137,7 @@ class OctopusClient:
             retry=True,
             what="previewing the import",
         )
-        return m.ProjectImportPreviewResponse.model_validate(response.json())
+        return self._model_of(m.ProjectImportPreviewResponse, response)
 
     async def import_projects(self, uploaded_file_id: str, password: str) -> m.ProjectImportResponse:
         """Start an import task. Never retried."""
@@ -1110,7 +1145,7 @@ class OctopusClient:
         response = await self.request(
             "POST", path, json=self._import_body(uploaded_file_id, password), what="starting the import"
         )
-        return m.ProjectImportResponse.model_validate(response.json())
+        return self._model_of(m.ProjectImportResponse, response)
 
     # -- tasks -----------------------------------------------------------------------------------
 
@@ -1127,7 +1162,7 @@ class OctopusClient:
             data = await self.get_json(
                 "/api/tasks", {"ids": ",".join(batch), "take": len(batch)}, "reading tasks"
             )
-            out.extend(m.ServerTask.model_validate(x) for x in data.get("Items") or [])
+            out.extend(self._model(m.ServerTask, x) for x in data.get("Items") or [])
         return out
 
     async def active_tasks(self, name: str | None = None) -> list[m.ServerTask]:
@@ -1151,7 +1186,7 @@ class OctopusClient:
         response = await self.request(
             "POST", f"/api/tasks/{task_id}/cancel", retry=True, what="cancelling a task"
         )
-        return m.ServerTask.model_validate(response.json())
+        return self._model_of(m.ServerTask, response)
 
     async def wait_for_task(
         self,
@@ -1211,12 +1246,12 @@ class OctopusClient:
     async def run_script(self, body: dict[str, Any]) -> m.ServerTask:
         """Queue an ad-hoc script task (script console). Never retried."""
         response = await self.request("POST", "/api/tasks", json=body, what="queueing a script")
-        return m.ServerTask.model_validate(response.json())
+        return self._model_of(m.ServerTask, response)
 
     async def create_task(self, body: dict[str, Any]) -> m.ServerTask:
         """Queue a task in the space (a ``Health`` check…). Never retried."""
         response = await self.request("POST", self.space_path("tasks"), json=body, what="queueing a task")
-        return m.ServerTask.model_validate(response.json())
+        return self._model_of(m.ServerTask, response)
 
     async def task_log(self, task_id: str) -> list[str]:
         """A task's whole log as plain lines (``/raw``)."""
@@ -1258,7 +1293,7 @@ class OctopusClient:
         response = await self.request(
             "POST", self.space_path("projecttriggers"), json=body, what="creating a trigger"
         )
-        return m.ProjectTrigger.model_validate(response.json())
+        return self._model_of(m.ProjectTrigger, response)
 
     async def set_trigger_disabled(self, trigger_id: str, disabled: bool) -> m.ProjectTrigger:
         """Disable or enable a trigger by GET-modify-PUT (a PUT of the whole trigger, so retried)."""
@@ -1268,7 +1303,7 @@ class OctopusClient:
         response = await self.request(
             "PUT", path, json=raw, what="disabling a trigger" if disabled else "enabling a trigger"
         )
-        return m.ProjectTrigger.model_validate(response.json())
+        return self._model_of(m.ProjectTrigger, response)
 
     # -- events, build information, deployments ---------------------------------------------------
 
@@ -1293,7 +1328,7 @@ class OctopusClient:
         response = await self.request(
             "POST", self.space_path("deployments"), json=body, what="creating a deployment"
         )
-        return m.Deployment.model_validate(response.json())
+        return self._model_of(m.Deployment, response)
 
     # -- server administration --------------------------------------------------------------------
 
@@ -1310,12 +1345,12 @@ class OctopusClient:
         response = await self.request(
             "PUT", "/api/maintenanceconfiguration", json=current, what="switching maintenance mode"
         )
-        return m.MaintenanceConfiguration.model_validate(response.json())
+        return self._model_of(m.MaintenanceConfiguration, response)
 
     async def nodes(self) -> list[m.OctopusServerNode]:
         """The instance's server nodes."""
         data = await self.get_json("/api/octopusservernodes/all", what="listing server nodes")
-        return [m.OctopusServerNode.model_validate(x) for x in data]
+        return [self._model(m.OctopusServerNode, x) for x in data]
 
     async def set_task_cap(self, node_id: str, cap: int) -> m.OctopusServerNode:
         """Set a node's task cap (``MaxConcurrentTasks``; needs ``AdministerSystem``)."""
@@ -1324,7 +1359,7 @@ class OctopusClient:
         response = await self.request(
             "PUT", f"/api/octopusservernodes/{node_id}", json=raw, what="setting the task cap"
         )
-        return m.OctopusServerNode.model_validate(response.json())
+        return self._model_of(m.OctopusServerNode, response)
 
     async def features(self) -> m.FeaturesConfiguration:
         """Feature switches (``IsBuiltInWorkerEnabled``…)."""
