@@ -40,6 +40,20 @@ def _build_parser() -> argparse.ArgumentParser:
     demo_options.add_argument(
         "--reset", action="store_true", default=argparse.SUPPRESS, help="with --demo: start the demo afresh"
     )
+    # Every phase command keeps to a requests-per-minute budget (engine/session.py); `new` records it.
+    demo_options.add_argument(
+        "--requests-per-minute",
+        type=int,
+        metavar="N",
+        help="send Octopus Cloud at most N requests a minute (default: the migration's, else 180, under "
+        "Cloud's documented limit of 200; 0 for no budget); with 'new', kept for the migration",
+    )
+    demo_options.add_argument(
+        "--source-requests-per-minute",
+        type=int,
+        metavar="N",
+        help="the same budget for the Server (default none; 0 for none)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     sim = sub.add_parser(
@@ -61,6 +75,29 @@ def _build_parser() -> argparse.ArgumentParser:
         "--latency-ms", type=float, default=0.0, help="response time of every request, from its arrival"
     )
     sim.add_argument("--fault-rate", type=float, default=0.0, help="fraction of requests answered with a 5xx")
+    sim.add_argument(
+        "--drop-rate", type=float, default=0.0, help="fraction of connections dropped mid-answer"
+    )
+    sim.add_argument(
+        "--burst-rate", type=float, default=0.0, help="chance that a request starts a burst of 429s"
+    )
+    sim.add_argument(
+        "--burst-length", type=int, default=3, help="consecutive requests a burst answers 429 (default 3)"
+    )
+    sim.add_argument(
+        "--retry-after", type=float, default=1.0, help="the Retry-After of a burst's 429s (default 1 s)"
+    )
+    sim.add_argument("--slow-rate", type=float, default=0.0, help="fraction of answers held back")
+    sim.add_argument(
+        "--slow-seconds", type=float, default=2.0, help="how much longer a slow answer takes (default 2)"
+    )
+    sim.add_argument(
+        "--faults-after",
+        type=float,
+        default=0.5,
+        help="share of 5xx and drops that strike after the request was carried out (default 0.5)",
+    )
+    sim.add_argument("--fault-seed", type=int, default=1234, help="seed of the faults (default 1234)")
     sim.add_argument(
         "--rate-limit-per-minute",
         type=int,
@@ -194,17 +231,33 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_sim(args: argparse.Namespace) -> int:
-    from octowiz.sim.config import InstanceConfig
+    from octowiz.sim.config import FaultMix, InstanceConfig
     from octowiz.sim.simulator import Simulator
 
     if not 0.0 <= args.fault_rate < 1.0:
         print("octowiz sim: --fault-rate must be at least 0 and below 1.", file=sys.stderr)
         return EXIT_USAGE
-    server = InstanceConfig("server", latency_ms=args.latency_ms, fault_rate=args.fault_rate)
+    try:
+        mix = FaultMix(
+            error_rate=args.fault_rate,
+            burst_rate=args.burst_rate,
+            burst_length=args.burst_length,
+            retry_after=args.retry_after,
+            drop_rate=args.drop_rate,
+            slow_rate=args.slow_rate,
+            slow_seconds=args.slow_seconds,
+            after_share=args.faults_after,
+            seed=args.fault_seed,
+        )
+    except ValueError as exc:
+        print(f"octowiz sim: {exc}.", file=sys.stderr)
+        return EXIT_USAGE
+    # Both instances draw from the same mix, each from its own seeded sequence.
+    server = InstanceConfig("server", latency_ms=args.latency_ms, fault_mix=mix)
     cloud = InstanceConfig(
         "cloud",
         latency_ms=args.latency_ms,
-        fault_rate=args.fault_rate,
+        fault_mix=mix,
         rate_limit_per_minute=args.rate_limit_per_minute,
     )
     print(f"Seeding the '{args.scenario}' scenario…", flush=True)
@@ -276,7 +329,14 @@ def _cmd_keys(args: argparse.Namespace) -> int:
     if not status.usable:
         print(f"The key cannot be stored: {status.reason}.", file=sys.stderr)
         return EXIT_FAILED
-    key = getpass.getpass(f"API key for {url}: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
+    try:
+        key = getpass.getpass(f"API key for {url}: ") if sys.stdin.isatty() else sys.stdin.readline().strip()
+    except EOFError:  # Ctrl+D at the prompt
+        print("\noctowiz keys set: no key was given (the input ended); nothing was stored.", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("\noctowiz keys set: stopped (Ctrl+C); nothing was stored.", file=sys.stderr)
+        return 130
 
     async def check() -> str:
         async with OctopusClient(url, key, max_attempts=2) as client:
@@ -295,16 +355,32 @@ def _cmd_keys(args: argparse.Namespace) -> int:
 def _context(args: argparse.Namespace) -> Any:
     from octowiz.engine.context import demo_context, real_context
 
-    return demo_context(reset=args.reset) if args.demo else real_context()
+    ctx = demo_context(reset=args.reset) if args.demo else real_context()
+    ctx.requests_per_minute = getattr(args, "requests_per_minute", None)
+    ctx.source_requests_per_minute = getattr(args, "source_requests_per_minute", None)
+    return ctx
 
 
 def _cmd_new(args: argparse.Namespace) -> int:
     from octowiz.engine.prepare.connect import check_instance, check_pair, connection_settings, describe
-    from octowiz.journal import Journal
+    from octowiz.journal import Journal, JournalError
 
     ctx = _context(args)
     try:
         path = ctx.journal_path(args.name)
+        # What can be refused without asking either instance is refused first, with its own sentence
+        # (a URL that is not one would otherwise read as a missing key).
+        if path.exists():  # the sentence Journal.create would say, before any instance is asked
+            raise JournalError(f"A migration journal already exists at {path}: choose another name.")
+        from octowiz.octopus.urls import normalise_base_url
+
+        if normalise_base_url(args.source) == normalise_base_url(args.destination):
+            print(
+                "octowiz new: the source and the destination are the same Octopus instance: the "
+                "destination must be your Octopus Cloud instance.",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
         s_key, s_from = ctx.key_for(args.source, "source")
         d_key, d_from = ctx.key_for(args.destination, "destination")
         missing = [
@@ -338,6 +414,12 @@ def _cmd_new(args: argparse.Namespace) -> int:
         ok = source.ok and destination.ok and not problems
         with Journal.create(path, {"name": args.name}) as journal:
             journal.set_settings(**connection_settings(source, destination))
+            for key, value in (
+                ("requests_per_minute", args.requests_per_minute),
+                ("source_requests_per_minute", args.source_requests_per_minute),
+            ):
+                if value is not None:  # kept for the migration; every later command keeps to it
+                    journal.set_settings(**{key: value})
             journal.set_step("connect", "done" if ok else "needs attention")
         print(
             f"Created the migration '{args.name}' ({path})."
@@ -467,11 +549,19 @@ def _export_password() -> str | None:
             file=sys.stderr,
         )
         return None
-    first = getpass.getpass("Export password (encrypts sensitive values in the archive; not stored): ")
-    if not first:
-        print("octowiz migrate: the export password cannot be empty.", file=sys.stderr)
+    try:
+        first = getpass.getpass("Export password (encrypts sensitive values in the archive; not stored): ")
+        if not first:
+            print("octowiz migrate: the export password cannot be empty.", file=sys.stderr)
+            return None
+        again = getpass.getpass("The same password again: ")
+    except EOFError:  # Ctrl+D at either prompt
+        print(
+            "\noctowiz migrate: no export password was given (the input ended); nothing was done.",
+            file=sys.stderr,
+        )
         return None
-    if getpass.getpass("The same password again: ") != first:
+    if again != first:
         print("octowiz migrate: the two passwords differ; nothing was done.", file=sys.stderr)
         return None
     return first
@@ -493,7 +583,11 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     if args.max_queued_imports < 1:
         print("octowiz migrate: --max-queued-imports must be at least 1.", file=sys.stderr)
         return EXIT_USAGE
-    password = _export_password()
+    try:
+        password = _export_password()
+    except KeyboardInterrupt:
+        print("\noctowiz migrate: stopped (Ctrl+C) before anything was done.", file=sys.stderr)
+        return 130
     if password is None:
         return EXIT_FAILED
     ctx = _context(args)
@@ -518,7 +612,13 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
                 return False
-            answer = await asyncio.to_thread(input, "Import these into Octopus Cloud? [y/N] ")
+            from octowiz.cli_cutover import ask
+
+            try:
+                answer = await ask(input, "Import these into Octopus Cloud? [y/N] ")
+            except EOFError:  # Ctrl+D: no answer is not a yes
+                print("\noctowiz migrate: no answer (the input ended).", file=sys.stderr)
+                return False
             return answer.strip().lower() in ("y", "yes")
 
         with Journal.open(path) as journal:
@@ -768,9 +868,11 @@ def _cmd_cutover_step(args: argparse.Namespace) -> int:
 
 
 def _cmd_wizard(args: argparse.Namespace) -> int:
+    from octowiz.engine.context import demo_context, real_context
     from octowiz.tui.app import make_app
 
-    ctx = _context(args)
+    # The demo's simulator is built once the first screen is up, not before it (engine/deferred_sim.py).
+    ctx = demo_context(reset=args.reset, deferred=True) if args.demo else real_context()
     try:
         make_app(ctx).run()
     finally:
@@ -778,14 +880,22 @@ def _cmd_wizard(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit code. Bad input gets a sentence, never a traceback."""
+def _failures() -> tuple[type[Exception], ...]:
+    """The errors that carry a sentence for the user (imported only when something was raised)."""
     from octowiz.journal import JournalError
     from octowiz.octopus.errors import OctopusError
     from octowiz.secrets import KeyStoreError
 
+    return JournalError, OctopusError, KeyStoreError
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code. Bad input gets a sentence, never a traceback."""
     parser = _build_parser()
     args = parser.parse_args(argv)
+    for option in ("requests_per_minute", "source_requests_per_minute"):
+        if (getattr(args, option, None) or 0) < 0:
+            parser.error(f"--{option.replace('_', '-')} takes a number of requests, 0 for no budget")
     if args.reset and not args.demo:
         parser.error("--reset only goes with --demo")
     commands = {
@@ -802,11 +912,27 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         return commands.get(args.command or "", _cmd_wizard)(args)
-    except (JournalError, OctopusError, KeyStoreError) as exc:
+    # An except clause's classes are looked up only when an exception reaches it: importing them up
+    # front (httpx, the keyring) would add a quarter of a second before the wizard's first screen.
+    except _failures() as exc:
         print(f"octowiz: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
+        # Every change is journaled before it is sent and its outcome after, so stopping anywhere loses
+        # nothing: say so, on a line of its own (the terminal echoed ^C after the prompt).
+        print(
+            "\noctowiz: stopped (Ctrl+C). What was done before is recorded; run the same command again to "
+            "continue from there.",
+            file=sys.stderr,
+        )
         return 130
+    except EOFError:
+        # A prompt without its own answer to Ctrl+D (they all have one): the same promise as Ctrl+C.
+        print(
+            "\noctowiz: the input ended (Ctrl+D) before an answer was given; nothing more was done.",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     except BrokenPipeError:
         # Whoever read our output stopped early (`octowiz status | head`): not an error worth a traceback.
         import os

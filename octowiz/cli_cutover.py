@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_DONE, EXIT_NOT_CONFIRMED = 0, 1, 2, 3, 5
 
@@ -117,7 +122,43 @@ def confirm(word: str, yes: bool, command: str) -> bool:
             file=sys.stderr,
         )
         return False
-    return input(f"Type {word} to confirm: ").strip() == word
+    try:
+        return input(f"Type {word} to confirm: ").strip() == word
+    except EOFError:  # Ctrl+D, or a closed terminal: no answer is not a yes
+        print(f"\noctowiz {command}: no answer (the input ended): nothing was changed.", file=sys.stderr)
+        return False
+
+
+async def ask(prompt: Callable[..., T], *args: Any) -> T:
+    """Run a blocking prompt (``confirm``, ``input``) off the event loop, on a daemon thread.
+
+    Not ``asyncio.to_thread``: on Ctrl+C, ``asyncio.run`` joins its executor's threads before it raises
+    ``KeyboardInterrupt``, and a thread still reading the terminal never ends, so octowiz would hang at
+    the prompt. A daemon thread is simply left behind when the process exits.
+    """
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[T] = loop.create_future()
+
+    def deliver(value: Any, failed: bool) -> None:
+        if answer.done():  # cancelled (Ctrl+C): nobody waits for this answer any more
+            return
+        if failed:
+            answer.set_exception(value)
+        else:
+            answer.set_result(value)
+
+    def work() -> None:
+        value: Any
+        try:
+            value, failed = prompt(*args), False
+        except Exception as exc:
+            value, failed = exc, True
+        # The loop may be closed by then (Ctrl+C ended the run): the answer goes nowhere.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(deliver, value, failed)
+
+    threading.Thread(target=work, name="octowiz-prompt", daemon=True).start()
+    return await answer
 
 
 def table(headers: list[str], rows: list[list[str]], fmt: str) -> str:
@@ -187,7 +228,7 @@ def cmd_targets(args: argparse.Namespace, ctx: Any, path: Path) -> int:
                         f"  {r.name} ({r.kind} {r.role})"
                         + (" — created disabled until its secrets are entered" if r.secrets else "")
                     )
-                if await asyncio.to_thread(confirm, "create", args.yes, "targets"):
+                if await ask(confirm, "create", args.yes, "targets"):
                     for res in await tg.recreate_others(ctx, journal, report, settle):
                         say(f"{res.name}: {res.state}" + (f" — {res.sentence}" if res.sentence else ""))
                         if res.state in ("needs account", "refused", "failed"):
@@ -223,7 +264,7 @@ def cmd_targets(args: argparse.Namespace, ctx: Any, path: Path) -> int:
                     if plan.host in hosts:
                         for reg in plan.registrations:
                             say(f"  {plan.host} ({plan.os}): '{reg.name}' as a {reg.comms} {reg.kind}")
-                if await asyncio.to_thread(confirm, "run", args.yes, "targets"):
+                if await ask(confirm, "run", args.yes, "targets"):
                     for hr in await tg.run_console(
                         ctx, journal, report, hosts, on_event=event, plans=plans, settings=settings
                     ):
@@ -399,7 +440,7 @@ def cmd_cutover(args: argparse.Namespace, ctx: Any, path: Path) -> int:
                             say(line)
 
                         async def deploy_confirmed(_: co.TestPreview) -> bool:
-                            return await asyncio.to_thread(confirm, "deploy", args.yes, "cutover")
+                            return await ask(confirm, "deploy", args.yes, "cutover")
 
                         try:
                             result = await cut.run_test(preview, confirm=deploy_confirmed)
@@ -432,12 +473,11 @@ def cmd_cutover(args: argparse.Namespace, ctx: Any, path: Path) -> int:
                     )
                     say(f"disable: {c.name}: {verdict}" + "".join(f"\n  - {r}" for r in c.reasons))
                 allowed = [c for c in chosen if c.allowed or (c.overridable and args.override)]
-                confirmed = (
-                    await asyncio.to_thread(confirm, "disable", args.yes, "cutover") if allowed else False
-                )
+                confirmed = await ask(confirm, "disable", args.yes, "cutover") if allowed else False
                 if confirmed:
+                    rows = await cut.machine_states()
                     for c in allowed:
-                        outcome = await cut.disable(c.project_id, override=args.override)
+                        outcome = await cut.disable(c.project_id, override=args.override, machines=rows)
                         say(f"{c.name}: {outcome.status} — {outcome.sentence}")
                         if outcome.status in ("refused", "failed"):
                             problems.append(outcome.sentence)
@@ -458,7 +498,7 @@ def cmd_cutover(args: argparse.Namespace, ctx: Any, path: Path) -> int:
                         f"re-enable: {args.reenable} is enabled on the Server again; its Cloud triggers are "
                         "disabled again."
                     )
-                    if await asyncio.to_thread(confirm, "enable", args.yes, "cutover"):
+                    if await ask(confirm, "enable", args.yes, "cutover"):
                         outcome = await cut.reenable(pid)
                         say(f"{args.reenable}: {outcome.status} — {outcome.sentence}")
                         if outcome.status in ("refused", "failed"):

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from octowiz.cli_cutover import confirm, table
+from octowiz.cli_cutover import ask, confirm, table
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_DONE, EXIT_REFUSED, EXIT_NOT_CONFIRMED = 0, 1, 2, 3, 4, 5
 
@@ -134,13 +134,13 @@ def cmd_retire(args: argparse.Namespace, ctx: Any, path: Path) -> int:
             report = await rt.read_retire(ctx, journal, clients=cl)
             if args.undo == "maintenance":
                 print("undo: switch the Server's maintenance mode off again.")
-                if await asyncio.to_thread(confirm, "undo", args.yes, "retire"):
+                if await ask(confirm, "undo", args.yes, "retire"):
                     outcome(await rt.undo_maintenance(ctx, journal, clients=cl))
                 else:
                     not_confirmed = True
             elif args.undo == "task-caps":
                 print("undo: put back each node's task cap as the journal recorded it before it went to 0.")
-                if await asyncio.to_thread(confirm, "undo", args.yes, "retire"):
+                if await ask(confirm, "undo", args.yes, "retire"):
                     outcome(await rt.restore_task_caps(ctx, journal, clients=cl))
                 else:
                     not_confirmed = True
@@ -149,9 +149,7 @@ def cmd_retire(args: argparse.Namespace, ctx: Any, path: Path) -> int:
                 for line in rt.preview_maintenance(report):
                     print(f"maintenance: {line}")
                 if report.maintenance or not report.blockers("maintenance"):
-                    if report.maintenance or await asyncio.to_thread(
-                        confirm, "maintenance", args.yes, "retire"
-                    ):
+                    if report.maintenance or await ask(confirm, "maintenance", args.yes, "retire"):
                         confirmed = not report.maintenance
                         outcome(await rt.maintenance_on(ctx, journal, report, clients=cl))
                     else:
@@ -163,7 +161,7 @@ def cmd_retire(args: argparse.Namespace, ctx: Any, path: Path) -> int:
                 for line in rt.preview_task_caps(report):
                     print(f"task caps: {line}")
                 done = all(n.cap == 0 for n in report.nodes)
-                if done or confirmed or await asyncio.to_thread(confirm, "cap", args.yes, "retire"):
+                if done or confirmed or await ask(confirm, "cap", args.yes, "retire"):
                     outcome(await rt.task_caps_zero(ctx, journal, report, clients=cl))
                 else:
                     not_confirmed = True
@@ -188,7 +186,7 @@ def cmd_retire(args: argparse.Namespace, ctx: Any, path: Path) -> int:
                     print(f"delete: {line}")
                 if not hosts:
                     print("delete: no host is offered now.")
-                elif await asyncio.to_thread(confirm, "delete", args.yes, "retire"):
+                elif await ask(confirm, "delete", args.yes, "retire"):
                     for o in await rt.delete_old_instances(
                         ctx, journal, report, hosts, on_event=event, settings=settings, clients=cl
                     ):

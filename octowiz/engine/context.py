@@ -8,13 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
-
 from octowiz.journal import Journal, JournalError, journal_path, list_migrations, migration_name
 from octowiz.paths import Paths, default_paths
-from octowiz.secrets import KeyStore, env_key
 
 if TYPE_CHECKING:
+    # Imported where used: httpx, the keyring and the simulator are not needed to show the first screen.
+    import httpx
+
+    from octowiz.secrets import KeyStore
     from octowiz.sim.simulator import Simulator
 
 
@@ -44,6 +45,9 @@ class Context:
         transport: the httpx transport to reach instances (the simulator's in the demo).
         demo: True when the instances are simulated.
         session_keys: keys entered this session when no keyring is usable (memory only).
+        requests_per_minute: this run's budget of requests a minute to the destination, from the command
+            line (None: the migration's setting, else the default; 0: none). See ``engine/session.py``.
+        source_requests_per_minute: the same for the source.
     """
 
     paths: Paths
@@ -54,6 +58,8 @@ class Context:
     simulator: object | None = None
     demo_keys: dict[str, str] = field(default_factory=dict)
     session_keys: dict[str, str] = field(default_factory=dict)
+    requests_per_minute: int | None = None
+    source_requests_per_minute: int | None = None
 
     def key_for(self, url: str, role: str) -> tuple[str | None, str]:
         """A key for an instance and where it came from: demo, keyring, environment, session or none.
@@ -61,6 +67,7 @@ class Context:
         Blocking (the keyring): call from a thread.
         """
         from octowiz.octopus.urls import normalise_base_url
+        from octowiz.secrets import env_key
 
         try:
             target = normalise_base_url(url)
@@ -144,18 +151,46 @@ def _where(settings: dict[str, object], role: str) -> str:
 
 def real_context(paths: Paths | None = None) -> Context:
     """The context for real instances: journals in the state directory, keys in the OS keyring."""
+    from octowiz.secrets import KeyStore
+
     p = paths or default_paths()
     return Context(paths=p, migrations_dir=p.migrations, keystore=KeyStore(p.config))
 
 
-def demo_context(paths: Paths | None = None, *, reset: bool = False) -> Context:
-    """The demo: a simulated Server and Cloud persisted in the demo directory, with their own journals."""
-    from octowiz.sim.simulator import Simulator
+def demo_context(paths: Paths | None = None, *, reset: bool = False, deferred: bool = False) -> Context:
+    """The demo: a simulated Server and Cloud persisted in the demo directory, with their own journals.
 
+    With ``deferred`` (the wizard), the simulator is built when first needed, on a thread
+    (:mod:`octowiz.engine.deferred_sim`), so that building it does not delay the first screen.
+    """
     p = paths or default_paths()
     if reset and p.demo.exists():
         shutil.rmtree(p.demo)
+    if deferred:
+        return _deferred_demo_context(p)
+    from octowiz.sim.simulator import Simulator
+
     return simulator_context(p, Simulator(p.demo / "instances", "demo"))
+
+
+def _deferred_demo_context(p: Paths) -> Context:
+    from octowiz.engine.deferred_sim import DeferredKeys, DeferredSimulator, DeferredTransport
+
+    def build() -> Simulator:
+        from octowiz.sim.simulator import Simulator
+
+        return Simulator(p.demo / "instances", "demo")
+
+    sim = DeferredSimulator(build)
+    return Context(
+        paths=p,
+        migrations_dir=p.demo / "migrations",
+        keystore=None,
+        transport=DeferredTransport(sim),
+        demo=True,
+        simulator=sim,
+        demo_keys=DeferredKeys(),  # the simulator's fixed keys: known without building it
+    )
 
 
 def simulator_context(paths: Paths, sim: Simulator) -> Context:

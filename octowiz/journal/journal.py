@@ -274,16 +274,29 @@ class Journal:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise _sentence(exc, path) from None
-        journal = cls._connect(path, lock=True, create=True)
+        lock = MigrationLock(path.with_name(path.name + ".lock"))
+        lock.acquire()  # JournalLocked: another run is creating this very name; leave its files alone
+        journal: Journal | None = None
         try:
+            journal = cls._connect(path, lock=False, create=True)
+            journal._lock = lock
             journal._write(
                 lambda db: db.executemany(
                     "INSERT OR REPLACE INTO settings(key, value) VALUES (?, ?)",
                     [(k, json.dumps(v)) for k, v in {**settings, "created_at": now()}.items()],
                 )
             )
-        except JournalError:
-            journal.close()
+        except BaseException:
+            # Half made (a full disk, a kill signal turned exception): nothing was recorded in it yet,
+            # and a half-made file would read as a damaged migration and hold the name. Remove it.
+            if journal is not None:
+                journal.close()
+            for leftover in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal"))):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
+            with contextlib.suppress(OSError):
+                lock.path.unlink()
+            lock.release()
             raise
         return journal
 
@@ -403,7 +416,9 @@ class Journal:
                         db.execute("INSERT INTO meta(key, value) VALUES ('created_by', ?)", (__version__,))
                     db.execute("COMMIT")
                 except BaseException:
-                    db.execute("ROLLBACK")
+                    # A failed COMMIT (a full disk) has rolled back already: the original error matters.
+                    with contextlib.suppress(sqlite3.Error):
+                        db.execute("ROLLBACK")
                     raise
         if not read_only:
             db.execute("PRAGMA synchronous=FULL")

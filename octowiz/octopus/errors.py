@@ -7,7 +7,9 @@ ever holds the API key: requests carry it in a header, and URLs are normalised w
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import socket
 import ssl
 from typing import Any
@@ -110,11 +112,17 @@ def _body(response: httpx.Response) -> tuple[str | None, list[str]]:
     try:
         data = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+        if _web_page(response) is not None:
+            return None, []  # a proxy's page: from_response names it, never quoting its markup
         text = response.text.strip() if response.headers.get("content-type", "").startswith("text/") else ""
         return (text[:300] or None), []
     if isinstance(data, dict):
         errors = data.get("Errors") or []
-        return data.get("ErrorMessage"), [str(e) for e in errors] if isinstance(errors, list) else []
+        message = data.get("ErrorMessage")  # text, when Octopus sent it: a proxy may send anything
+        return (
+            None if message is None else str(message),
+            [str(e) for e in errors] if isinstance(errors, list) else [],
+        )
     return None, []
 
 
@@ -137,8 +145,40 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
             return None
 
 
+_TITLE = re.compile(r"<(title|h1)[^>]*>(.*?)</\1\s*>", re.IGNORECASE | re.DOTALL)
+
+
+def _web_page(response: httpx.Response) -> str | None:
+    """An HTML answer's title (or first heading), ``""`` when it has neither; None when not HTML."""
+    text = response.text
+    if "html" not in response.headers.get("content-type", "") and text.lstrip()[:1] != "<":
+        return None
+    found = sorted(_TITLE.findall(text), key=lambda m: m[0].lower() != "title")
+    if not found:
+        return ""
+    title = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", found[0][1])).split())
+    return title[:80]
+
+
 def from_response(response: httpx.Response, what: str = "") -> OctopusError:
-    """Turn an error response into the matching domain error."""
+    """Turn an error response into the matching domain error.
+
+    An HTML page where Octopus answers JSON (a proxy's or load balancer's error page, a sign-in page)
+    is named by its title, never quoted: its markup is no sentence.
+    """
+    error = _from_response(response, what)
+    page = _web_page(response) if error.error_message is None and not error.errors else None
+    if page is not None:
+        titled = f" ('{page}')" if page else ""
+        error.sentence += (
+            f" The answer was a web page{titled}, not Octopus's own: a proxy or load balancer in front "
+            "of it may have answered."
+        )
+        error.args = (str(error),)
+    return error
+
+
+def _from_response(response: httpx.Response, what: str) -> OctopusError:
     host = response.request.url.host if response.request else ""
     status = response.status_code
     message, errors = _body(response)

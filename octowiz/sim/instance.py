@@ -110,12 +110,29 @@ class DroppedConnection(Exception):
 
 @dataclass
 class RequestRecord:
-    """One request the instance answered, for tests and benchmarks to read."""
+    """One request the instance answered, for tests and benchmarks to read.
+
+    Attributes:
+        at: when it arrived, on the instance's clock (so a budget can be measured from the log).
+        fault: the fault it met: ``5xx`` or ``drop`` (before it was carried out), ``5xx-after`` or
+            ``drop-after`` (carried out, the answer lost), ``429`` (a burst), ``slow``, ``scripted``,
+            ``scripted-after``, ``limited`` (the per-key rate limit); empty for none.
+    """
 
     method: str
     path: str
     status: int
     api_key_user: str | None
+    at: float = 0.0
+    fault: str = ""
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """What the fault mix does to one request: its kind (see :attr:`RequestRecord.fault`) and status."""
+
+    kind: str
+    status: int = 0
 
 
 @dataclass
@@ -126,8 +143,9 @@ class ScriptedFault:
     status: int
     count: int = 1
     method: str | None = None
-    retry_after: int | None = None
+    retry_after: float | None = None
     after_bytes: int = 0  # for drops of streamed bodies: how much is sent before the drop
+    after: bool = False  # carry the request out first, then fail its answer (the change is made)
 
 
 class SimInstance:
@@ -153,7 +171,15 @@ class SimInstance:
         self.name = name or config.flavour
         self.requests: list[RequestRecord] = []
         self.scripted: list[ScriptedFault] = []
+        #: Called with ``"arrived"`` as each request arrives and ``"answered"`` once its answer is built,
+        #: before it is sent; returning False on arrival drops the request unhandled. The chaos tests
+        #: use it to kill a client at an exact request (tests/chaos/harness.py).
+        self.on_request: Callable[[str, Request], bool | None] | None = None
         self._rng = random.Random(1234)
+        mix = config.fault_mix
+        # One generator per instance, drawn from in arrival order: the same requests meet the same faults.
+        self._mix_rng = random.Random(f"{mix.seed if mix else 0}:{self.name}")
+        self._burst_left = 0
         self._rate: dict[str, tuple[float, float]] = {}  # key -> (tokens, when counted)
         self._lock = threading.RLock()
         # (coll, space, "raw" | "sorted") -> (collection version, listing, the items sorted or None)
@@ -263,23 +289,44 @@ class SimInstance:
         instead of queueing behind this single process's CPU.
         """
         arrived = time.perf_counter()
+        at = self.clock()
         delay = 0.0
         if self.config.latency_ms or self.config.jitter_ms:
             delay = (self.config.latency_ms + self._rng.random() * self.config.jitter_ms) / 1000
-        response = await self._handle(request)
+        verdict = self._draw("/" + request.path_params.get("path", ""))
+        if verdict is not None and verdict.kind == "slow" and self.config.fault_mix is not None:
+            delay += self.config.fault_mix.slow_seconds
+        hook = self.on_request
+        if hook is not None and hook("arrived", request) is False:
+            return self._drop(ScriptedFault(".*", 0))
+        response = await self._handle(request, at, verdict)
+        if hook is not None:
+            hook("answered", request)
         remaining = delay - (time.perf_counter() - arrived)
         if remaining > 0:
             await asyncio.sleep(remaining)
         return response
 
-    async def _handle(self, request: Request) -> Response:
+    async def _handle(self, request: Request, at: float = 0.0, verdict: _Verdict | None = None) -> Response:
         path = "/" + request.path_params.get("path", "")
         full = path + (f"?{request.url.query}" if request.url.query else "")
         key = request.headers.get("x-octopus-apikey") or _query_ci(request, "apikey")
         user = self.key_user(key)
         status = 500
+        kind = verdict.kind if verdict is not None else ""
         try:
             fault = self._take_fault(request.method, path)
+            if fault is not None and fault.after:
+                # Carried out below, then answered as the fault says (as the mix's "-after" kinds).
+                kind = "scripted-after"
+                verdict = _Verdict("drop-after" if fault.status == 0 else "5xx-after", fault.status)
+                fault = None
+            elif fault is not None:
+                kind = "scripted"
+            elif verdict is not None and kind in ("5xx", "drop", "429"):
+                mix = self.config.fault_mix
+                retry = mix.retry_after if mix is not None and kind == "429" else None
+                fault = ScriptedFault(".*", verdict.status, retry_after=retry)
             if fault is not None:
                 if fault.status == 0:
                     status = 0
@@ -287,13 +334,23 @@ class SimInstance:
                 raise ApiError(
                     fault.status,
                     _FAULT_MESSAGES.get(fault.status, "Simulated fault."),
-                    headers={"Retry-After": str(fault.retry_after)} if fault.retry_after else None,
+                    headers={"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after else None,
                 )
-            self._rate_limit(key)
+            try:
+                self._rate_limit(key)
+            except ApiError:
+                kind = "limited"
+                raise
             with self._lock:
                 self.tasks.advance()
             response = await self._route(request, path, user)
             status = response.status_code
+            if verdict is not None and verdict.kind == "drop-after":
+                # Carried out, then the connection drops: the change is made and its answer lost.
+                status = 0
+                return self._drop(ScriptedFault(".*", 0))
+            if verdict is not None and verdict.kind == "5xx-after":
+                raise ApiError(verdict.status, _FAULT_MESSAGES.get(verdict.status, "Simulated fault."))
             return response
         except ApiError as exc:
             status = exc.status
@@ -302,7 +359,39 @@ class SimInstance:
                 body["FullException"] = None
             return JSONResponse(body, status_code=exc.status, headers=exc.headers)
         finally:
-            self.requests.append(RequestRecord(request.method, full, status, user["Id"] if user else None))
+            self.requests.append(
+                RequestRecord(request.method, full, status, user["Id"] if user else None, at, kind)
+            )
+
+    def _draw(self, path: str) -> _Verdict | None:
+        """The fault mix's verdict on the request arriving now (two draws each, to keep runs in step)."""
+        mix = self.config.fault_mix
+        if mix is None or not mix.active or path in ("/", "/api", "/api/"):
+            return None
+        with self._lock:
+            pick, second = self._mix_rng.random(), self._mix_rng.random()
+            if self._burst_left > 0:
+                self._burst_left -= 1
+                return _Verdict("429", 429)
+            after = second < mix.after_share
+            if pick < mix.error_rate:
+                # The second draw picks the status too: rescaled within its side of the before/after
+                # split, it is uniform again.
+                share = mix.after_share
+                part = second / share if after else (second - share) / (1 - share)
+                status = _weighted(list(mix.error_statuses), list(mix.error_statuses.values()), part)
+                return _Verdict("5xx-after" if after else "5xx", status)
+            pick -= mix.error_rate
+            if pick < mix.drop_rate:
+                return _Verdict("drop-after" if after else "drop", 0)
+            pick -= mix.drop_rate
+            if pick < mix.burst_rate:
+                self._burst_left = mix.burst_length - 1
+                return _Verdict("429", 429)
+            pick -= mix.burst_rate
+            if pick < mix.slow_rate:
+                return _Verdict("slow")
+        return None
 
     def _drop(self, fault: ScriptedFault) -> Response:
         async def body() -> AsyncIterator[bytes]:
@@ -337,9 +426,10 @@ class SimInstance:
             return
         now = self.clock()
         rate = limit / 60.0
+        burst = float(self.config.rate_limit_burst or limit)
         with self._lock:
-            tokens, stamp = self._rate.get(key or "", (float(limit), now))
-            tokens = min(float(limit), tokens + (now - stamp) * rate)
+            tokens, stamp = self._rate.get(key or "", (burst, now))
+            tokens = min(burst, tokens + (now - stamp) * rate)
             if tokens < 1:
                 self._rate[key or ""] = (tokens, now)
                 retry = max(1, math.ceil((1 - tokens) / rate))
@@ -2107,6 +2197,17 @@ def _when(text: str) -> float:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=_dt.UTC)
     return parsed.timestamp()
+
+
+def _weighted(items: list[int], weights: list[float], u: float) -> int:
+    """The item a uniform draw ``u`` in [0, 1) falls on, by relative weight."""
+    total = sum(weights) or 1.0
+    acc = 0.0
+    for item, weight in zip(items, weights, strict=True):
+        acc += weight / total
+        if u < acc:
+            return item
+    return items[-1]
 
 
 def _int(value: str | None, default: int) -> int:

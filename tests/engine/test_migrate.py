@@ -29,7 +29,9 @@ PASSWORD = "correct horse battery staple"
 #: Two projects with uploaded logos, triggers of three kinds, built-in feed packages; one runbook-only.
 WAVE = {"Projects-1": "Acme Web", "Projects-3": "Acme Database", "Projects-9": "Ops Toolkit"}
 FAST: dict[str, Any] = {"task_queued_seconds": 0.01, "task_executing_seconds": 0.03}
-SETTINGS = migrate.WaveSettings(poll_interval=0.01)
+#: Without the run's own recovery, so a failure ends the run and these tests show the rerun picking up
+#: (tests/faults/ covers recovering within the run).
+SETTINGS = migrate.WaveSettings(poll_interval=0.01, recovery_attempts=0)
 
 
 def fast_sim(*, server_steps: bool = False, **cloud: Any) -> Simulator:

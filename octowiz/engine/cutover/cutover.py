@@ -40,6 +40,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
+from octowiz.engine.recovery import Recovery
 from octowiz.journal import Journal
 from octowiz.octopus import models as m
 from octowiz.octopus.client import OctopusClient, TaskProgress
@@ -381,10 +382,16 @@ def mark_item(journal: Journal, project_id: str, item_id: str, done: bool = True
 
 @dataclass
 class CutoverSettings:
-    """How the cut-over follows tasks."""
+    """How the cut-over follows tasks, and how often a test deployment that failed transiently is sent again.
+
+    ``recovery_attempts`` and ``recovery_wait``: see :class:`octowiz.engine.recovery.Recovery` (each try
+    again first looks on Octopus Cloud for the deployment the lost request would have made).
+    """
 
     poll_interval: float = 2.0
     task_timeout: float | None = 3600.0
+    recovery_attempts: int = 3
+    recovery_wait: float = 1.0
 
 
 class Cutover:
@@ -691,6 +698,13 @@ class Cutover:
         existing = await self._j(self.journal.item_status, ITEM, pid, STAGE_TEST)
         if existing and existing[0] == "running" and (existing[1] or {}).get("task_id"):
             return await self._follow_test(preview, str((existing[1] or {})["task_id"]))
+        done = (existing[1] or {}) if existing and existing[0] == "passed" else {}
+        wanted = (preview.release_version, preview.environment_name)
+        if (done.get("release"), done.get("environment")) == wanted:
+            # This release already passed there (a rerun after a crash that came after the test, or the
+            # same test asked twice): the passed deployment stands; a second one would prove nothing new.
+            tail = list(done.get("log_tail") or [])
+            return TestResult(pid, "passed", done.get("task_id"), str(done.get("sentence") or ""), tail)
         found = await self._find_lost_test(preview)
         if found is not None:
             return await self._follow_test(preview, found)
@@ -716,8 +730,21 @@ class Cutover:
             },
         )
         self._emit("test", f"Deploying {preview.release_version} to {preview.environment_name}", project=pid)
+        before = {d.id for d in await self.dest.deployments([preview.destination_id], take=30)}
+
+        async def find() -> m.Deployment | None:
+            # A deployment of this release there that was not there before this request: the lost answer's.
+            for d in await self.dest.deployments([preview.destination_id], take=30):
+                if d.id not in before and (d.release_id, d.environment_id) == (
+                    preview.release_id,
+                    preview.environment_id,
+                ):
+                    return d
+            return None
+
+        recovery = Recovery(self.settings.recovery_attempts, self.settings.recovery_wait)
         try:
-            deployment = await self.dest.create_deployment(body)
+            deployment = await recovery.send_or_find(lambda: self.dest.create_deployment(body), find)
         except OctopusError as exc:
             await self._j(self.journal.finish_action, aid, "failed", {"error": str(exc)})
             sentence = f"Octopus Cloud refused the test deployment of '{preview.project_name}': {exc}"
@@ -826,6 +853,15 @@ class Cutover:
         return TestResult(pid, "passed", task_id, sentence, tail)
 
     # -- 3. disabling the Server's copy --------------------------------------------------------------
+
+    async def machine_states(self) -> Sequence[MachineState]:
+        """The wave's machines with their state on Octopus Cloud, read once in bulk.
+
+        Callers disabling several projects read this once and pass it to each :meth:`disable`:
+        disabling on the Server changes nothing on Cloud, and reading it per project cost a whole
+        read of every target each time (828 requests for a 30-project wave, measured).
+        """
+        return await self._machines(None)
 
     async def _machines(self, machines: Sequence[MachineState] | None) -> Sequence[MachineState]:
         if machines is not None:
@@ -961,7 +997,13 @@ class Cutover:
         name = str(project.name or project_id)
         path = self.source.space_path(f"projects/{project_id}")
         undo = {"instance": "server", "method": "PUT", "path": path, "IsDisabled": False}
-        pending = [last] if last is not None and last.pending else []
+        # Every attempt a run died in, not only the last: a rerun can die too before it records its own.
+        pending = [
+            a
+            for a in await self._j(self.journal.actions, None, STEP)
+            if a.kind == KIND_DISABLE and a.target == project_id and a.pending
+        ]
+        earlier = {a.id for a in pending}
         if not project.is_disabled:
             aid = await self._j(
                 self.journal.begin_action,
@@ -987,7 +1029,11 @@ class Cutover:
                 self.journal.finish_action,
                 action.id,
                 status,
-                {"undo": undo, "sentence": f"Disabled '{name}' on the Server.", "reconciled": action is last},
+                {
+                    "undo": undo,
+                    "sentence": f"Disabled '{name}' on the Server.",
+                    "reconciled": action.id in earlier,
+                },
             )
         if not pending and not resuming:
             # Someone disabled it by hand already: recorded, and nothing sent.

@@ -26,7 +26,7 @@ import os
 import re
 import shlex
 import signal
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -36,7 +36,8 @@ from octowiz.engine.cutover import scripts
 from octowiz.engine.prepare.hosts import uri_host
 from octowiz.engine.prepare.inventory import Inventory, collect
 from octowiz.engine.prepare.rules import Targeting
-from octowiz.journal import Journal
+from octowiz.engine.recovery import Recovery
+from octowiz.journal import Action, Journal
 from octowiz.octopus import models as m
 from octowiz.octopus.client import OctopusClient, TaskProgress
 from octowiz.octopus.errors import OctopusError, TaskFailed, ValidationFailed
@@ -198,12 +199,22 @@ class RecreateResult:
 
 @dataclass
 class TargetSettings:
-    """How the step waits for tasks."""
+    """How the step waits for tasks, and how often a creating request that failed transiently is sent again.
+
+    ``recovery_attempts`` and ``recovery_wait``: see :class:`octowiz.engine.recovery.Recovery` (each
+    try again first looks on the instance for what the request would have made).
+    """
 
     poll_interval: float = 2.0
     task_timeout: float | None = 1800.0
     health_timeout: str = "00:05:00"
     machine_timeout: str = "00:01:00"
+    recovery_attempts: int = 3
+    recovery_wait: float = 1.0
+
+    def recovery(self) -> Recovery:
+        """A fresh :class:`Recovery` with these settings."""
+        return Recovery(self.recovery_attempts, self.recovery_wait)
 
 
 OnEvent = Callable[[Event], None]
@@ -705,11 +716,21 @@ def helm_command(row: MachineRow, cloud: scripts.CloudTarget, namespace: str) ->
 # ---------------------------------------------------------------------------------------------------------
 
 
+#: How an attempt an earlier run died in is closed when Cloud does not show what it was creating.
+_NOT_THERE = {
+    "reconciled": True,
+    "sentence": "Not on Octopus Cloud after an interrupted attempt: sent again.",
+}
+
+
 class _Cloud:
     """Cloud's (and the Server's) named resources, read once, kept current as octowiz creates things."""
 
-    def __init__(self, source: OctopusClient, dest: OctopusClient, journal: Journal) -> None:
+    def __init__(
+        self, source: OctopusClient, dest: OctopusClient, journal: Journal, recovery: Recovery | None = None
+    ) -> None:
         self.source, self.dest, self.journal = source, dest, journal
+        self.recovery = recovery or Recovery()
         self.machines: dict[str, m.Machine] = {}
         self.workers: dict[str, m.Worker] = {}
         self.envs: dict[str, str] = {}
@@ -717,8 +738,11 @@ class _Cloud:
         self.policies: dict[str, str] = {}
         self.pools: dict[str, m.WorkerPool] = {}
         self.server_policies: dict[str, m.MachinePolicy] = {}
+        #: Creations an earlier run died in (intent written, no outcome), read once: closed as they are met.
+        self.pending: list[Action] = []
 
     async def read(self) -> None:
+        self.pending = [a for a in await _j(self.journal.actions, None, STEP) if a.pending]
         (machines, workers, envs, tenants, policies, pools), server_policies = await asyncio.gather(
             asyncio.gather(
                 self.dest.machines(),
@@ -756,10 +780,22 @@ class _Cloud:
             return None, ""
         found = self.policies.get(name.lower())
         if found:
+            await self.close_pending(
+                "create-machine-policy",
+                name,
+                "done",
+                {
+                    "policy_id": found,
+                    "reconciled": True,
+                    "undo": {"method": "DELETE", "path": f"machinepolicies/{found}"},
+                    "sentence": f"Found the machine policy '{name}' on Octopus Cloud after an interruption.",
+                },
+            )
             return found, ""
         server = self.server_policies.get(name.lower())
         if server is None:
             return None, f"the machine policy '{name}' is neither on Cloud nor on the Server"
+        await self.close_pending("create-machine-policy", name, "failed", _NOT_THERE)
         body = {k: v for k, v in server.to_json().items() if k not in _COMPUTED}
         body["IsDefault"] = False
         update = dict(body.get("MachineUpdatePolicy") or {})
@@ -778,15 +814,17 @@ class _Cloud:
                 "id": "in this action's outcome detail (undo)",
             },
         )
+
+        async def find() -> m.MachinePolicy | None:
+            listed = await self.dest.machine_policies()
+            return next((p for p in listed if str(p.name).lower() == name.lower()), None)
+
         try:
-            created = await self.dest.create_machine_policy(body)
+            created = await self.recovery.send_or_find(lambda: self.dest.create_machine_policy(body), find)
         except OctopusError as exc:
-            again = {str(p.name).lower(): str(p.id) for p in await self.dest.machine_policies()}
-            if name.lower() not in again:
-                sentence = f"Creating the machine policy '{name}' on Octopus Cloud failed: {exc}"
-                await _j(self.journal.finish_action, action, "failed", {"sentence": sentence})
-                return None, sentence
-            created = m.MachinePolicy(id=again[name.lower()], name=name)
+            sentence = f"Creating the machine policy '{name}' on Octopus Cloud failed: {exc}"
+            await _j(self.journal.finish_action, action, "failed", {"sentence": sentence})
+            return None, sentence
         new_id = str(created.id)
         self.policies[name.lower()] = new_id
         await _j(
@@ -802,27 +840,33 @@ class _Cloud:
         )
         return new_id, ""
 
+    async def close_pending(self, kind: str, target: str, outcome: str, detail: dict[str, Any]) -> None:
+        """Close the attempts at ``target`` an earlier run died in, with what Cloud shows now."""
+        for a in [a for a in self.pending if a.kind == kind and a.target == target]:
+            await _j(self.journal.finish_action, a.id, outcome, detail)
+            self.pending.remove(a)
+
     async def settle(self, target: str, found: m.MachineBase, kind: str) -> None:
         """Close pending creations of ``target`` that died before their outcome was written."""
-        for a in await _j(self.journal.actions, None, STEP):
-            if a.pending and a.kind == kind and a.target == target:
-                await _j(
-                    self.journal.finish_action,
-                    a.id,
-                    "done",
-                    {
-                        "cloud_id": found.id,
-                        "reconciled": True,
-                        "undo": {"delete": found.id},
-                        "sentence": f"Found '{target}' on Octopus Cloud after an interrupted attempt.",
-                    },
-                )
+        await self.close_pending(
+            kind,
+            target,
+            "done",
+            {
+                "cloud_id": found.id,
+                "reconciled": True,
+                "undo": {"delete": found.id},
+                "sentence": f"Found '{target}' on Octopus Cloud after an interrupted attempt.",
+            },
+        )
 
     async def create(
         self, role: str, name: str, source_id: str, body: dict[str, Any], kind: str, crash: str
     ) -> tuple[m.MachineBase | None, str]:
         """Create a target or worker, journaled; a lost answer is looked for by name: ``(machine, error)``."""
         coll = "machines" if role == "target" else "workers"
+        # Only called for a name Cloud does not show: an earlier attempt at it never landed.
+        await self.close_pending(kind, name, "failed", _NOT_THERE)
         action = await _j(
             self.journal.begin_action,
             STEP,
@@ -831,22 +875,26 @@ class _Cloud:
             {"name": name, "source_id": source_id, "role": role, "body": body},
             {"method": "DELETE", "path": f"{coll}/{{id}}", "id": "in this action's outcome detail (undo)"},
         )
-        try:
-            created: m.MachineBase = await (
-                self.dest.create_machine(body) if role == "target" else self.dest.create_worker(body)
+
+        async def send() -> m.MachineBase:
+            if role == "target":
+                return await self.dest.create_machine(body)
+            return await self.dest.create_worker(body)
+
+        async def find() -> m.MachineBase | None:
+            listed: list[m.MachineBase] = list(
+                await (self.dest.machines(name=name) if role == "target" else self.dest.workers(name=name))
             )
+            return next((x for x in listed if str(x.name).lower() == name.lower()), None)
+
+        try:
+            created = await self.recovery.send_or_find(send, find, refused=(ValidationFailed,))
         except ValidationFailed as exc:
             await _j(self.journal.finish_action, action, "refused", {"sentence": str(exc)})
             return None, str(exc)
         except OctopusError as exc:
-            listed: list[m.MachineBase] = list(
-                await (self.dest.machines(name=name) if role == "target" else self.dest.workers(name=name))
-            )
-            again = next((x for x in listed if str(x.name).lower() == name.lower()), None)
-            if again is None:
-                await _j(self.journal.finish_action, action, "failed", {"sentence": str(exc)})
-                return None, str(exc)
-            created = again
+            await _j(self.journal.finish_action, action, "failed", {"sentence": str(exc)})
+            return None, str(exc)
         crash_point(crash)
         self.remember(role, created.to_json())
         await _j(
@@ -919,7 +967,7 @@ async def _console(
     source: OctopusClient,
     dest: OctopusClient,
 ) -> list[HostResult]:
-    cloud = _Cloud(source, dest, journal)
+    cloud = _Cloud(source, dest, journal, settings.recovery())
     await cloud.read()
     out = []
     for host in hosts:
@@ -962,8 +1010,34 @@ async def _console(
     return out
 
 
+async def _described(client: OctopusClient, name: str, description: str) -> list[m.ServerTask]:
+    """The newest tasks of a type that carry this description."""
+    data = await client.get_json("/api/tasks", {"name": name, "take": 100}, "looking for a task")
+    items = data.get("Items") or []
+    return [m.ServerTask.model_validate(r) for r in items if r.get("Description") == description]
+
+
+async def _new_task_finder(
+    client: OctopusClient, name: str, description: str
+) -> Callable[[], Awaitable[m.ServerTask | None]]:
+    """What finds the task about to be sent should its answer be lost: one with the description, new since.
+
+    An earlier run may have left tasks with the same description, so those seen before sending are not it.
+    """
+    before = {t.id for t in await _described(client, name, description)}
+
+    async def find() -> m.ServerTask | None:
+        return next((t for t in await _described(client, name, description) if t.id not in before), None)
+
+    return find
+
+
 async def _script_task(
-    journal: Journal, report: TargetsReport, plan: HostPlan, source: OctopusClient
+    journal: Journal,
+    report: TargetsReport,
+    plan: HostPlan,
+    source: OctopusClient,
+    recovery: Recovery | None = None,
 ) -> tuple[str, bool]:
     """The Server task that runs this host's script: recorded, found again, or sent now: ``(id, sent)``."""
     sent = await _j(journal.item_status, "host", plan.host, "sent")
@@ -1019,7 +1093,13 @@ async def _script_task(
         },
         {"host": plan.host, "delete_instances": instances, "how": "Tentacle delete-instance on the host"},
     )
-    task = await source.run_script(body)
+    try:
+        # A script task whose answer was lost is found by its description before another is sent.
+        find = await _new_task_finder(source, "AdHocScript", description)
+        task = await (recovery or Recovery(0)).send_or_find(lambda: source.run_script(body), find)
+    except OctopusError as exc:
+        await _j(journal.finish_action, action, "failed", {"sentence": str(exc)})
+        raise
     crash_point("script-sent-not-recorded")
     await _j(journal.finish_action, action, "sent", {"host": plan.host}, task_id=str(task.id))
     await _j(journal.set_item, "host", plan.host, "sent", "done", {"task_id": str(task.id)})
@@ -1048,7 +1128,7 @@ async def _one_host(
             result.cloud_ids = dict(ids)
             emit(Event("register", f"{host}: already registered on Octopus Cloud", host=host))
             return
-    task_id, sent = await _script_task(journal, report, plan, source)
+    task_id, sent = await _script_task(journal, report, plan, source, cloud.recovery)
     result.task_id = task_id
     emit(Event("script", f"{host}: {'sent' if sent else 'following'} script task {task_id}", host=host))
     tail: list[str] = []
@@ -1608,8 +1688,18 @@ async def _health(
                 "MachineIds": ids,
             },
         }
+        for a in await _j(journal.actions, None, STEP):
+            if a.pending and a.kind == "health-check":
+                # A health check only reads; one a run died in is simply run again now.
+                detail = {"reconciled": True, "sentence": "Interrupted; the health check was run again."}
+                await _j(journal.finish_action, a.id, "superseded", detail)
         action = await _j(journal.begin_action, STEP, "health-check", report.wave, {"machine_ids": ids}, None)
-        task = await dest.create_task(body)
+        try:
+            find = await _new_task_finder(dest, "Health", str(body["Description"]))
+            task = await settings.recovery().send_or_find(lambda: dest.create_task(body), find)
+        except OctopusError as exc:
+            await _j(journal.finish_action, action, "failed", {"sentence": str(exc)})
+            raise
         await _j(journal.finish_action, action, "sent", {"machines": len(ids)}, task_id=str(task.id))
         emit(Event("health", f"Health check {task.id} started for {len(ids)} machine(s)"))
 

@@ -32,6 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from octowiz.engine.prepare.rules import CLOUD_PACKAGE_LIMIT
+from octowiz.engine.recovery import Recovery, is_transient
 from octowiz.journal.journal import Action, Journal, JournalError
 from octowiz.octopus import models as m
 from octowiz.octopus.client import OctopusClient
@@ -399,6 +400,7 @@ async def copy_packages(
     on_progress: Callable[[int, int], None] | None = None,
     concurrency: int = 2,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    recovery: Recovery | None = None,
 ) -> list[PackageCopy]:
     """Copy built-in feed package versions from the Server to Octopus Cloud, streamed, in constant memory.
 
@@ -421,6 +423,9 @@ async def copy_packages(
         on_progress: called with ``(bytes copied so far, bytes to copy)`` as bytes flow.
         concurrency: packages copied at once.
         sleep: how to wait before sending a package again that Octopus Cloud rate-limited (429).
+        recovery: how often a copy that failed transiently (a 5xx, a dropped connection on either side)
+            and is not on the destination afterwards is sent again (see :mod:`octowiz.engine.recovery`);
+            None sends it once (a wave run passes its own).
 
     Returns:
         One result per distinct need, in the order of ``needs``.
@@ -493,7 +498,7 @@ async def copy_packages(
 
     async def run(index: int, need: PackageNeed, package: m.Package) -> None:
         async with gate:
-            results[index] = await _copy_one(source, dest, journal, need, package, progress, sleep)
+            results[index] = await _copy_one(source, dest, journal, need, package, progress, sleep, recovery)
 
     try:
         async with asyncio.TaskGroup() as group:
@@ -574,8 +579,13 @@ async def _copy_one(
     package: m.Package,
     progress: _Progress,
     sleep: Callable[[float], Awaitable[None]],
+    recovery: Recovery | None = None,
 ) -> PackageCopy:
-    """Stream one package from the Server into Octopus Cloud, journaled."""
+    """Stream one package from the Server into Octopus Cloud, journaled; sent again after transient failures.
+
+    One intent covers every try; each try after a failure first reads the destination for the package.
+    """
+    recovery = recovery or Recovery(attempts=0)
     size = int(package.package_size_bytes or 0)
     doc_id = f"packages-{need.package_id}.{need.version}"
     raw = (package.links or {}).get("Raw") or source.space_path(f"packages/{package.id or doc_id}/raw")
@@ -595,61 +605,74 @@ async def _copy_one(
         },
         {"method": "DELETE", "path": dest.space_path(f"packages/{doc_id}")},
     )
-    attempt = _Attempt()
-    for tries in range(1, max(1, dest.max_attempts) + 1):
-        attempt = await _stream_once(source, dest, need, raw, filename, size, progress)
-        error = attempt.error
-        # A 429 was not processed: send the whole package again after the wait Octopus asks for.
-        if not isinstance(error, RateLimited) or attempt.broken or tries == dest.max_attempts:
-            break
-        progress.add(-attempt.moved)
-        await sleep(error.retry_after if error.retry_after is not None else float(tries))
-    moved, broken, uploaded = attempt.moved, attempt.broken, attempt.uploaded
+    again = 0
+    while True:
+        attempt = _Attempt()
+        for tries in range(1, max(1, dest.max_attempts) + 1):
+            attempt = await _stream_once(source, dest, need, raw, filename, size, progress)
+            error = attempt.error
+            # A 429 was not processed: send the whole package again after the wait Octopus asks for.
+            if not isinstance(error, RateLimited) or attempt.broken or tries == dest.max_attempts:
+                break
+            progress.add(-attempt.moved)
+            await sleep(error.retry_after if error.retry_after is not None else float(tries))
+        moved, broken, uploaded = attempt.moved, attempt.broken, attempt.uploaded
 
-    if error is None and uploaded is not None:
-        if _same_contents(package, uploaded):
-            await _journal(
-                journal.finish_action,
-                action_id,
-                "done",
-                {"bytes": moved, "hash": uploaded.hash, "sentence": f"Copied {need} to {dest.host}."},
+        if error is None and uploaded is not None:
+            if _same_contents(package, uploaded):
+                await _journal(
+                    journal.finish_action,
+                    action_id,
+                    "done",
+                    {"bytes": moved, "hash": uploaded.hash, "sentence": f"Copied {need} to {dest.host}."},
+                )
+                return PackageCopy(need.package_id, need.version, size, "copied")
+            sentence = (
+                f"{dest.host} stored {need} with a hash ({str(uploaded.hash)[:12]}…) other than the Server's "
+                f"({str(package.hash)[:12]}…): the bytes changed on the way."
             )
-            return PackageCopy(need.package_id, need.version, size, "copied")
-        sentence = (
-            f"{dest.host} stored {need} with a hash ({str(uploaded.hash)[:12]}…) other than the Server's "
-            f"({str(package.hash)[:12]}…): the bytes changed on the way."
-        )
-        sentence += await _remove_bad_copy(dest, need, doc_id)
+            sentence += await _remove_bad_copy(dest, need, doc_id)
+            await _journal(journal.finish_action, action_id, "failed", {"bytes": moved, "sentence": sentence})
+            return PackageCopy(need.package_id, need.version, size, "failed", sentence)
+
+        # The upload failed, or its answer was lost: what is on the destination now decides.
+        if broken:
+            sentence = f"{broken[0]}: nothing was kept on {dest.host}; run the copy again to send it whole."
+        elif isinstance(error, OctopusError):
+            sentence = f"Copying {need} failed: {error}"
+        else:
+            sentence = f"Copying {need} failed unexpectedly ({type(error).__name__}: {error})."
+        conflict = isinstance(error, OctopusError) and error.status == 409
+        read = True
+        try:
+            now = await dest.package(need.package_id, need.version)
+        except OctopusError:
+            now, read = None, False
+        if now is not None and _same_contents(package, now) and not broken:
+            status, outcome = ("already there", "skipped") if conflict else ("copied", "done")
+            found = (
+                f"{dest.host} already had {need} with the same contents (another run finished it)."
+                if conflict
+                else f"Copied {need} to {dest.host} (the answer was lost; the destination has it, same hash)."
+            )
+            detail = {"bytes": moved, "hash": now.hash, "sentence": found}
+            await _journal(journal.finish_action, action_id, outcome, detail)
+            return PackageCopy(need.package_id, need.version, size, status)
+        if now is not None and not _same_contents(package, now):
+            sentence = _mismatch(need, dest, package, now)
+        elif read and now is None and again < recovery.attempts and (broken or _transient(error)):
+            # Seen absent after a transient failure: nothing was kept on the destination, so it goes again
+            # whole, under the same intent.
+            again += 1
+            progress.add(-moved)
+            await recovery.pause(again, error if error is not None else _SourceBroken(broken[0]))
+            continue
         await _journal(journal.finish_action, action_id, "failed", {"bytes": moved, "sentence": sentence})
         return PackageCopy(need.package_id, need.version, size, "failed", sentence)
 
-    # The upload failed, or its answer was lost: what is on the destination now decides.
-    if broken:
-        sentence = f"{broken[0]}: nothing was kept on {dest.host}; run the copy again to send it whole."
-    elif isinstance(error, OctopusError):
-        sentence = f"Copying {need} failed: {error}"
-    else:
-        sentence = f"Copying {need} failed unexpectedly ({type(error).__name__}: {error})."
-    conflict = isinstance(error, OctopusError) and error.status == 409
-    try:
-        now = await dest.package(need.package_id, need.version)
-    except OctopusError:
-        now = None
-    if now is not None and _same_contents(package, now) and not broken:
-        status, outcome = ("already there", "skipped") if conflict else ("copied", "done")
-        found = (
-            f"{dest.host} already had {need} with the same contents (another run finished it)."
-            if conflict
-            else f"Copied {need} to {dest.host} (the answer was lost; the destination has it, same hash)."
-        )
-        await _journal(
-            journal.finish_action, action_id, outcome, {"bytes": moved, "hash": now.hash, "sentence": found}
-        )
-        return PackageCopy(need.package_id, need.version, size, status)
-    if now is not None and not _same_contents(package, now):
-        sentence = _mismatch(need, dest, package, now)
-    await _journal(journal.finish_action, action_id, "failed", {"bytes": moved, "sentence": sentence})
-    return PackageCopy(need.package_id, need.version, size, "failed", sentence)
+
+def _transient(error: Exception | None) -> bool:
+    return error is not None and is_transient(error)
 
 
 async def _remove_bad_copy(dest: OctopusClient, need: PackageNeed, doc_id: str) -> str:
@@ -767,14 +790,23 @@ async def copy_logo(
         if not data:
             return "none"
         current = await dest.request("GET", _logo_path(dest, dst), what="reading a logo")
+        # Uploads a run died in, between the request and its outcome: the logo on Cloud says how they ended.
+        target = str(dst.name or dst.id)
+        past = _by_target(await _journal(journal.actions, None, STEP), KIND_LOGO).get(target, [])
         if current.content == data:
+            await _settle_pending(
+                journal, past, "done", {"sentence": "Found the logo on Octopus Cloud.", "reconciled": True}
+            )
             return "copied"
+        await _settle_pending(
+            journal, past, "failed", {"sentence": "interrupted before it landed; sent again"}
+        )
         media = _logo_type(data, response.headers.get("content-type", ""))
         action_id = await _journal(
             journal.begin_action,
             STEP,
             KIND_LOGO,
-            str(dst.name or dst.id),
+            target,
             {"project_id": dst.id, "source_project_id": src.id, "bytes": len(data), "type": media},
         )
         await _upload_logo(dest, str(dst.id), data, media)
@@ -919,7 +951,13 @@ def _types_of(body: Mapping[str, Any]) -> tuple[Any, Any]:
 
 
 async def recreate_triggers(
-    source: OctopusClient, dest: OctopusClient, journal: Journal, src: m.Project, dst: m.Project
+    source: OctopusClient,
+    dest: OctopusClient,
+    journal: Journal,
+    src: m.Project,
+    dst: m.Project,
+    *,
+    recovery: Recovery | None = None,
 ) -> list[TriggerOutcome]:
     """Recreate every trigger of a source project on its imported counterpart.
 
@@ -938,6 +976,8 @@ async def recreate_triggers(
     Args:
         src: the project on the Server.
         dst: the imported project on Octopus Cloud.
+        recovery: how often a creation that failed transiently, and is not found afterwards, is sent
+            again; None sends it once (a wave run passes its own).
     """
     try:
         triggers = await source.triggers(str(src.id))
@@ -1007,7 +1047,13 @@ async def recreate_triggers(
                 )
             )
             continue
-        out.append(await _create_trigger(dest, journal, trigger, dst, body, collection))
+        # Attempts a run died in that never reached Cloud (the trigger is not there): it is sent again now.
+        await _settle_pending(
+            journal, pending_for(name), "failed", {"sentence": "interrupted before it landed; sent again"}
+        )
+        out.append(
+            await _create_trigger(dest, journal, trigger, dst, body, collection, recovery or Recovery(0))
+        )
     return out
 
 
@@ -1018,6 +1064,7 @@ async def _create_trigger(
     dst: m.Project,
     body: dict[str, Any],
     collection: str,
+    recovery: Recovery,
 ) -> TriggerOutcome:
     name = str(trigger.name)
     action_id = await _journal(
@@ -1034,19 +1081,18 @@ async def _create_trigger(
         },
         {"method": "DELETE", "path": f"{collection}/{{id}}", "id": "in this action's outcome detail (undo)"},
     )
-    try:
-        created = await dest.create_trigger(body)
-    except OctopusError as exc:
+
+    async def find() -> m.ProjectTrigger | None:
         # The answer may have been lost after Octopus created it: look before calling it a failure.
-        try:
-            again = {str(t.name).lower(): t for t in await dest.triggers(str(dst.id))}
-        except OctopusError:
-            again = {}
-        if name.lower() not in again:
-            sentence = f"Creating the trigger '{name}' failed: {exc}"
-            await _journal(journal.finish_action, action_id, "failed", {"sentence": sentence})
-            return TriggerOutcome(name, "failed", sentence)
-        created = again[name.lower()]
+        listed = await dest.triggers(str(dst.id))
+        return next((t for t in listed if str(t.name).lower() == name.lower()), None)
+
+    try:
+        created = await recovery.send_or_find(lambda: dest.create_trigger(body), find)
+    except OctopusError as exc:
+        sentence = f"Creating the trigger '{name}' failed: {exc}"
+        await _journal(journal.finish_action, action_id, "failed", {"sentence": sentence})
+        return TriggerOutcome(name, "failed", sentence)
     new_id = str(created.id)
     await _journal(
         journal.finish_action,

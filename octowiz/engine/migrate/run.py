@@ -46,6 +46,7 @@ import octowiz.engine.migrate.verify as verify
 from octowiz.engine.context import Context
 from octowiz.engine.migrate.accept import STAGE as STAGE_ACCEPTED
 from octowiz.engine.migrate.accept import accepted_keys
+from octowiz.engine.recovery import Recovery
 from octowiz.journal import Journal
 from octowiz.octopus import models as m
 from octowiz.octopus.client import OctopusClient, TaskProgress
@@ -101,12 +102,19 @@ class WaveSettings:
             newest N releases of each channel.
         poll_interval: seconds between task polls.
         task_timeout: seconds a task may execute before octowiz stops waiting (it keeps running).
+        recovery_attempts: after transient failures (a 5xx, a dropped connection, a 429 the client gave
+            up on), how many times in all the run reconciles and goes on again before it stops, and how
+            many times each package upload or trigger creation is sent again (see
+            :mod:`octowiz.engine.recovery`); 0 stops at the first one.
+        recovery_wait: seconds before the first try again (doubled for each further one).
     """
 
     max_queued_imports: int = 1
     latest_per_channel: int | None = None
     poll_interval: float = 2.0
     task_timeout: float | None = 3600.0
+    recovery_attempts: int = 5
+    recovery_wait: float = 1.0
 
 
 @dataclass
@@ -181,6 +189,8 @@ class WaveResult:
     projects: list[ProjectOutcome]
     problems: list[str] = field(default_factory=list)
     requests: dict[str, int] = field(default_factory=dict)
+    #: Tries again: the clients' own (``source``, ``destination``) and the run's after reconciling (``run``).
+    retries: dict[str, int] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -235,6 +245,8 @@ class WaveRun:
         self._tail: list[str] = []
         self._stage = "export"
         self._package_needs: dict[str, list[gaps.PackageNeed]] = {}
+        self.recovery = Recovery(self.settings.recovery_attempts, self.settings.recovery_wait)
+        self._confirmed: set[str] = set()  # batches whose import was confirmed in this run
 
     def __repr__(self) -> str:  # never the password
         return f"WaveRun(wave={self.wave!r})"
@@ -303,12 +315,25 @@ class WaveRun:
             for pid in ids
             if pid in projects
         }
-        try:
+
+        async def stages() -> None:
             await self._import_stage(projects, outcomes)
             imported = [o for o in outcomes.values() if o.destination_id]
             if imported:
                 await self._gaps_stage(projects, outcomes)
                 await self._verify_stage(projects, outcomes)
+
+        def retrying(attempt: int, exc: BaseException) -> None:
+            doing = _DOING.get(self._stage, self._stage)
+            self._emit(
+                self._stage,
+                f"While {doing}: {exc} Reconciling with both instances and trying again "
+                f"({attempt} of {self.recovery.attempts}).",
+            )
+
+        try:
+            # A transient failure ends a round; the next one reconciles as a rerun would, then goes on.
+            await self.recovery.rounds(stages, retrying)
         except WaveFailed as exc:
             problems.append(str(exc))
         except OSError as exc:
@@ -333,6 +358,11 @@ class WaveRun:
             [outcomes[i] for i in ids if i in outcomes],
             problems,
             {"source": self.source.request_count, "destination": self.dest.request_count},
+            {
+                "source": self.source.retry_count,
+                "destination": self.dest.retry_count,
+                "run": self.recovery.retries,
+            },
         )
         done = all(o.state == "verified" for o in result.projects) and not problems
         every_wave = done and await self._j(self._all_waves_done, waves)
@@ -435,6 +465,15 @@ class WaveRun:
     async def _save(self, batch_id: str, status: str, batch: dict[str, Any]) -> None:
         await self._j(self.journal.set_item, "batch", batch_id, "batch", status, batch)
 
+    async def _settle(
+        self, kind: str, batch_id: str, outcome: str, sentence: str, task_id: str | None = None, **detail: Any
+    ) -> None:
+        """Close the batch's ``kind`` actions a run died in (no outcome written) with what is known now."""
+        for a in await self._j(self.journal.actions, None, STEP):
+            if a.pending and a.kind == kind and a.target == batch_id:
+                info = {"sentence": sentence, "reconciled": True, **detail}
+                await self._j(self.journal.finish_action, a.id, outcome, info, task_id)
+
     async def _exclude_conflicts(
         self,
         todo: list[str],
@@ -488,6 +527,12 @@ class WaveRun:
         if not batch.get("exported"):
             task_id = batch.get("export_task")
             if task_id is None:
+                await self._settle(
+                    "export",
+                    batch_id,
+                    "superseded",
+                    "Interrupted before its task was recorded; the export is sent again (it only reads).",
+                )
                 aid = await self._j(
                     self.journal.begin_action, STEP, "export", batch_id, {"projects": batch["projects"]}
                 )
@@ -544,7 +589,10 @@ class WaveRun:
         upload_name = f"octowiz-{batch_id.replace('#', '-')}-{batch['sha256'][:12]}.zip"
         if not batch.get("upload_id"):
             existing = next((f for f in await self.dest.import_files() if f.file_name == upload_name), None)
-            if existing is None:
+            if existing is not None:
+                await self._settle("upload", batch_id, "done", "Found on Octopus Cloud.", id=existing.id)
+            else:
+                await self._settle("upload", batch_id, "failed", "Not on Octopus Cloud: uploaded again.")
                 aid = await self._j(
                     self.journal.begin_action, STEP, "upload", batch_id, {"file": upload_name}
                 )
@@ -572,6 +620,14 @@ class WaveRun:
         if not batch.get("imported"):
             task_id = batch.get("import_task") or await self._find_import(batch, projects, outcomes)
             if task_id == "appeared":
+                await self._settle("import", batch_id, "done", "Its projects were found on Octopus Cloud.")
+            elif task_id is None:
+                await self._settle("import", batch_id, "failed", "Not found on Octopus Cloud: sent again.")
+            else:
+                await self._settle(
+                    "import", batch_id, "started", "Its task was found on Octopus Cloud.", task_id
+                )
+            if task_id == "appeared":
                 await self._close_batch(batch_id, batch, projects, outcomes)
                 return "imported"
             if task_id is None:
@@ -589,8 +645,10 @@ class WaveRun:
                         "(their credentials cannot be exported), then run the wave again: it continues "
                         "from the import preview."
                     )
-                if not await self.confirm(preview):
+                # Asked once per run: a round after a transient failure does not ask again.
+                if batch_id not in self._confirmed and not await self.confirm(preview):
                     raise WaveFailed("The import was not confirmed; nothing was imported.")
+                self._confirmed.add(batch_id)
                 await self._wait_for_capacity()
                 if await self._appeared_meanwhile(batch_id, batch, projects, outcomes):
                     return "superseded"
@@ -797,7 +855,7 @@ class WaveRun:
                     crash_point("mid-package-copy")
 
             copies = await gaps.copy_packages(
-                self.source, self.dest, self.journal, needs, on_progress=progress
+                self.source, self.dest, self.journal, needs, on_progress=progress, recovery=self.recovery
             )
             by_need = {(c.package_id, c.version): c for c in copies}
             for c in copies:
@@ -858,7 +916,12 @@ class WaveRun:
             if did not in dest_projects or done(pid, "triggers"):
                 continue
             triggers = await gaps.recreate_triggers(
-                self.source, self.dest, self.journal, projects[pid], dest_projects[did]
+                self.source,
+                self.dest,
+                self.journal,
+                projects[pid],
+                dest_projects[did],
+                recovery=self.recovery,
             )
             for t in triggers:
                 self._emit(
@@ -906,7 +969,10 @@ class WaveRun:
                     self.dest,
                     pid,
                     o.destination_id,
-                    expect_logo=stages.get("logo", ("", {}))[1].get("result") == "copied",
+                    # A logo whose copy failed is expected too, so the failure shows as a difference.
+                    expect_logo=str(stages.get("logo", ("", {}))[1].get("result") or "").startswith(
+                        ("copied", "failed")
+                    ),
                     expect_packages=[(n.package_id, n.version) for n in needs[pid]],
                     expect_triggers=True,
                     shared=shared,

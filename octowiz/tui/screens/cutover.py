@@ -580,8 +580,9 @@ class CutoverScreen(ChangeStepScreen):
             async with co.open_cutover(
                 self.context, self.journal, wave, on_event=self._event, settings=self.settings
             ) as cut:
+                rows = await cut.machine_states()
                 for pid in project_ids:
-                    outcome = await cut.disable(pid, override=override)
+                    outcome = await cut.disable(pid, override=override, machines=rows)
                     lines.append(outcome.sentence)  # it names the project
                     if outcome.status in ("refused", "failed"):
                         problems.append(outcome.sentence)
