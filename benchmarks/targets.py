@@ -11,11 +11,13 @@ Printed side by side from one run:
 
 * the time until the Machines table is filled, and the number of machines it shows;
 * the longest stall of the wizard's event loop meanwhile (a timer that should fire every 10 ms measures
-  how late it fires): target <= 100 ms, stretch goal <= 50 ms;
+  how late it fires), and the loop thread's own CPU in its longest callback: goal under 50 ms;
 * the requests ``read_targets`` made to each instance, as its ``TargetsReport.requests`` counts them
   (the simulator runs in another process and does not expose its request log), beside the bulk minimum:
   every collection it reads paged through at the client's page size (or once through ``/all``),
   computed from the collections' sizes, plus the discovery and Cloud reads it needs.
+
+Ends with one ``RESULT {json}`` line.
 
 Usage: ``python -m benchmarks.targets``
 """
@@ -29,7 +31,18 @@ import time
 from pathlib import Path
 
 from benchmarks.simproc import running_sim
-from benchmarks.uiloop import resumable, watching_the_loop
+from benchmarks.uiloop import (
+    STALL_GOAL,
+    Stalls,
+    phase_lines,
+    phase_values,
+    result_line,
+    resumable,
+    screen_phases,
+    stall_verdict,
+    warmed_up,
+    watching_the_loop,
+)
 from octowiz.journal import Journal
 from octowiz.octopus.client import OctopusClient
 from octowiz.sim.keys import CLOUD_MANAGER, SERVER_ADMIN
@@ -74,7 +87,7 @@ def _minimum(sizes: dict[str, int], unpaged: int, fixed: int) -> int:
 
 async def _targets(
     server: str, cloud: str, tmp: Path, wave: list[str]
-) -> tuple[float, float, int, dict[str, int]]:
+) -> tuple[float, Stalls, int, dict[str, int]]:
     from textual.widgets import DataTable
 
     from octowiz.tui.app import make_app
@@ -86,6 +99,7 @@ async def _targets(
     app = make_app(context)
     async with app.run_test(size=(130, 44)) as pilot:
         await pilot.pause()
+        await warmed_up(app)  # as by the time a person has read the Welcome screen
 
         def filled() -> bool:
             screen = app.screen
@@ -96,38 +110,34 @@ async def _targets(
             shown = screen.query_one("#machines", DataTable).row_count
             return shown == len(screen.rows)
 
-        async with watching_the_loop() as stalls:
+        async with watching_the_loop(screen_phases(app, TargetsScreen)) as stalls:
             start = time.perf_counter()
             await pilot.press("r")  # resume: on to Targets, which reads the wave's machines at once
             while not filled():
                 await asyncio.sleep(0.02)
             elapsed = time.perf_counter() - start
-        worst = stalls.worst
         screen = app.screen
         assert isinstance(screen, TargetsScreen) and screen.loaded is not None
         report = screen.loaded.report
         assert report is not None, "the wave was not read"
         shown = screen.query_one("#machines", DataTable).row_count
-    return elapsed, worst, shown, report.requests
+    return elapsed, stalls, shown, report.requests
 
 
 def main() -> int:
     with running_sim("large", 20.0) as sim, tempfile.TemporaryDirectory() as tmp:
         wave, s_sizes, d_sizes = asyncio.run(_sizes(sim.server, sim.cloud))
-        elapsed, worst, shown, requests = asyncio.run(_targets(sim.server, sim.cloud, Path(tmp), wave))
+        elapsed, stalls, shown, requests = asyncio.run(_targets(sim.server, sim.cloud, Path(tmp), wave))
     minimum = {
         "source": _minimum(s_sizes, len(SOURCE_ALL), SOURCE_FIXED),
         "destination": _minimum(d_sizes, 0, DEST_FIXED),
     }
-    verdict = "PASS" if worst <= 0.05 else "PASS (not the 50 ms stretch)" if worst <= 0.1 else "OVER TARGET"
     print(
         f"Targets on the large scenario, a wave of {len(wave)} projects: {shown} machines shown in "
         f"{elapsed:.2f} s (20 ms latency, page size {PAGE})"
     )
-    print(
-        f"longest event-loop stall while it loads = {worst * 1000:.0f} ms "
-        f"(target <= 100 ms, stretch <= 50 ms): {verdict}"
-    )
+    print(stall_verdict("while it loads", stalls))
+    print(phase_lines(stalls))
     print("Server collections paged: " + ", ".join(f"{k} {v}" for k, v in s_sizes.items())
           + f"; read once through /all: {', '.join(SOURCE_ALL)}")  # fmt: skip
     print("Cloud collections paged: " + ", ".join(f"{k} {v}" for k, v in d_sizes.items()))
@@ -136,6 +146,22 @@ def main() -> int:
         made = requests.get(side, 0)
         print(f"{'  to the ' + ('Server' if side == 'source' else 'Cloud'):36}{made:>8}{minimum[side]:>9}"
               f"{made / minimum[side]:>8.2f}")  # fmt: skip
+    print(
+        result_line(
+            "targets",
+            wave_size=len(wave),
+            machines=shown,
+            wall_s=round(elapsed, 3),
+            requests=requests,
+            requests_minimum=minimum,
+            stall_ms=round(stalls.worst * 1000, 1),
+            loop_cpu_ms=round(stalls.cpu_worst * 1000, 1),
+            loop_cpu_where=stalls.cpu_where,
+            **phase_values(stalls),
+            goal_ms=STALL_GOAL * 1000,
+            **{"pass": stalls.worst < STALL_GOAL},
+        )
+    )
     return 0
 
 

@@ -4,36 +4,51 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding
-from textual.screen import Screen
 
 from octowiz import __version__
 from octowiz.engine.context import Context
-from octowiz.engine.prepare.readiness import ScanResult
-from octowiz.engine.prepare.scanning import latest_connectivity, latest_readiness
 from octowiz.engine.steps import STEP_IDS, next_step
 from octowiz.journal import Journal, JournalError, journal_path
-from octowiz.tui.screens.connect import ConnectScreen
-from octowiz.tui.screens.connectivity import ConnectivityScreen
-from octowiz.tui.screens.cutover import CutoverScreen
-from octowiz.tui.screens.dialogs import ConfirmDelete, DeleteChoice, NameDialog
-from octowiz.tui.screens.differences import DifferencesScreen
-from octowiz.tui.screens.migrate import MigrateScreen
-from octowiz.tui.screens.overview import OverviewData, OverviewScreen
-from octowiz.tui.screens.retire import RetireScreen
-from octowiz.tui.screens.targets import TargetsScreen
-from octowiz.tui.screens.users import UsersScreen
-from octowiz.tui.screens.waves import WavesScreen
+from octowiz.tui import heap
 from octowiz.tui.screens.welcome import WelcomeScreen
 from octowiz.tui.styles import css_path
 
 if TYPE_CHECKING:
+    from textual.screen import Screen
+
     from octowiz.engine.prepare.connectivity import ConnectivityReport
+    from octowiz.engine.prepare.readiness import ScanResult
+    from octowiz.tui.screens.dialogs import DeleteChoice
+    from octowiz.tui.screens.overview import OverviewData
+
+
+def load_screens() -> None:
+    """Import every screen after Welcome, and what they need (blocking: call on a thread).
+
+    About half a second of imports (the engine, the client's pydantic models, the screens) that the first
+    screen does not need: the app runs this on a thread once Welcome is painted, and awaits it (on a
+    thread again, so never on the event loop) before it shows any other screen. A second call, or one
+    made while the first is still importing, returns once the modules are there.
+    """
+    import octowiz.engine.prepare.scanning
+    import octowiz.tui.screens.connect
+    import octowiz.tui.screens.connectivity
+    import octowiz.tui.screens.cutover
+    import octowiz.tui.screens.dialogs
+    import octowiz.tui.screens.differences
+    import octowiz.tui.screens.migrate
+    import octowiz.tui.screens.overview
+    import octowiz.tui.screens.retire
+    import octowiz.tui.screens.targets
+    import octowiz.tui.screens.users
+    import octowiz.tui.screens.waves  # noqa: F401
 
 
 #: The steps after Connect: each is a step screen the app shows, records and moves on from.
@@ -51,18 +66,48 @@ class OctowizApp(App[None]):
         super().__init__()
         self.context = context
         self.journal: Journal | None = None
+        #: Set once the warm-up after the first screen is over (for benchmarks and tests to wait on).
+        self.warmed_up = threading.Event()
 
     def on_mount(self) -> None:
         self.flow()
+
+    def _warm_up(self) -> None:
+        """After the first screen is painted: the other screens' modules, the demo's simulator, and the
+        heap settled (see :mod:`octowiz.tui.heap`)."""
+        from octowiz.engine.deferred_sim import DeferredSimulator
+
+        sim = self.context.simulator
+
+        def warm() -> None:
+            try:
+                load_screens()
+                if isinstance(sim, DeferredSimulator):
+                    sim.get()  # octowiz --demo: built now rather than when the first request needs it
+                heap.settle()
+            finally:
+                self.warmed_up.set()  # a failure here surfaces again where the module or simulator is used
+
+        self.run_worker(warm, thread=True, group="app-warm-up", exit_on_error=False)
+
+    async def _screens(self) -> None:
+        """Wait, on a thread, until the screens after Welcome are imported (see :func:`load_screens`)."""
+        await asyncio.to_thread(load_screens)
 
     # -- the flow --------------------------------------------------------------------------------
 
     @work(exclusive=True, group="app-flow", exit_on_error=True)
     async def flow(self) -> None:
         """Welcome → (new | resume | review | delete) → the steps, for as long as the app runs."""
+        first = True
         while True:
-            choice = await self.push_screen_wait(WelcomeScreen(self.context))
+            welcome = WelcomeScreen(self.context)
+            if first:
+                first = False
+                welcome.call_after_refresh(self._warm_up)  # once Welcome is painted, not before
+            choice = await self.push_screen_wait(welcome)
             try:
+                await self._screens()
                 if choice.action == "new":
                     await self._new()
                 elif choice.action == "resume" and choice.name:
@@ -77,17 +122,24 @@ class OctowizApp(App[None]):
                 await self._close_journal()
 
     async def _new(self) -> None:
+        from octowiz.tui.screens.dialogs import NameDialog
+
         name = await self.push_screen_wait(NameDialog(self._name_problem))
         if not name:
             return
         path = self.context.journal_path(name)
         settings: dict[str, object] = {"name": name}
         sim = self.context.simulator
-        if self.context.demo and sim is not None:
-            settings.update(
-                source_url=getattr(sim, "server_url", ""), destination_url=getattr(sim, "cloud_url", "")
-            )
-        self.journal = await asyncio.to_thread(Journal.create, path, settings)
+
+        def create() -> Journal:
+            if self.context.demo and sim is not None:
+                # Blocking for a demo simulator still being built (DeferredSimulator): on this thread.
+                settings.update(
+                    source_url=getattr(sim, "server_url", ""), destination_url=getattr(sim, "cloud_url", "")
+                )
+            return Journal.create(path, settings)
+
+        self.journal = await asyncio.to_thread(create)
         await self._run_steps()
 
     def _name_problem(self, name: str) -> str:
@@ -116,6 +168,9 @@ class OctowizApp(App[None]):
 
     async def _run_steps(self) -> None:
         """Go to the step where the migration stands; after a step, on to the next, or the overview."""
+        from octowiz.tui.screens.connect import ConnectScreen
+        from octowiz.tui.screens.overview import OverviewScreen
+
         assert self.journal is not None
         journal = self.journal
         step = await asyncio.to_thread(lambda: next_step(self._statuses(journal)))
@@ -148,6 +203,15 @@ class OctowizApp(App[None]):
 
     async def _scan_step(self, journal: Journal, step: str, *, review: bool = False) -> str:
         """Show a step screen (a scan's last result or a fresh scan, waves, migrate); return how it ended."""
+        from octowiz.engine.prepare.scanning import latest_connectivity, latest_readiness
+        from octowiz.tui.screens.connectivity import ConnectivityScreen
+        from octowiz.tui.screens.cutover import CutoverScreen
+        from octowiz.tui.screens.differences import DifferencesScreen
+        from octowiz.tui.screens.migrate import MigrateScreen
+        from octowiz.tui.screens.retire import RetireScreen
+        from octowiz.tui.screens.targets import TargetsScreen
+        from octowiz.tui.screens.users import UsersScreen
+        from octowiz.tui.screens.waves import WavesScreen
 
         def enter() -> tuple[dict[str, str], str, ScanResult | None, ConnectivityReport | None]:
             if not review and journal.step_status(step) != "done":
@@ -158,6 +222,8 @@ class OctowizApp(App[None]):
             return self._statuses(journal), name, readiness, connectivity
 
         statuses, name, latest_scan, latest_report = await asyncio.to_thread(enter)
+        if heap.unsettled():  # the screen before unfroze the heap: one full pass now, not during this step
+            await asyncio.to_thread(heap.settle)
         if step == "waves":
             screen: Screen[str] = WavesScreen(self.context, journal, statuses, review=review)
         elif step == "migrate":
@@ -186,6 +252,8 @@ class OctowizApp(App[None]):
         return await self.push_screen_wait(screen)
 
     async def _review(self, name: str) -> None:
+        from octowiz.tui.screens.overview import OverviewScreen
+
         path = self.context.journal_path(name)
         # Read-only by construction, not by promise: the journal is opened read-only (every write raises)
         # and the clients go through a transport that refuses anything but GET and HEAD.
@@ -210,6 +278,8 @@ class OctowizApp(App[None]):
                 await asyncio.to_thread(journal.close)
 
     async def _delete(self, name: str) -> None:
+        from octowiz.tui.screens.dialogs import ConfirmDelete
+
         path = self.context.journal_path(name)
 
         def urls() -> tuple[list[str], bool]:
@@ -254,6 +324,7 @@ class OctowizApp(App[None]):
 
     def _overview(self, journal: Journal) -> OverviewData:
         from octowiz.engine.migrate.waves import project_state
+        from octowiz.tui.screens.overview import OverviewData
 
         s = journal.settings
         items = journal.items("project")

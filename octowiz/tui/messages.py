@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from octowiz.engine.context import MigrationSummary
-from octowiz.engine.prepare.connect import InstanceCheck
-from octowiz.secrets import BackendStatus
+if TYPE_CHECKING:
+    # Not imported at run time: the Welcome screen posts these, and the client and the keyring that
+    # InstanceCheck and BackendStatus bring along would delay the first screen.
+    from octowiz.engine.context import MigrationSummary
+    from octowiz.engine.prepare.connect import InstanceCheck
+    from octowiz.secrets import BackendStatus
 
 
 @dataclass

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -106,6 +107,12 @@ class DifferencesScreen(StepScreen):
                 "No readiness scan has been recorded for this migration."
             )
 
+    def on_unmount(self) -> None:
+        # A scan run here left the heap frozen (no full-GC pass over the inventory while its findings
+        # fill the tables); leaving the screen hands it back to normal collection (the app settles it).
+        if self._scanned:
+            gc.unfreeze()
+
     # -- scanning --------------------------------------------------------------------------------
 
     def action_rescan(self) -> None:
@@ -114,11 +121,14 @@ class DifferencesScreen(StepScreen):
         self._set_scanning(True)
         self.run_scan()
 
+    _scanned = False
+
     @work(exclusive=True, group="differences-scan", exit_on_error=False)
     async def run_scan(self) -> None:
         """Inventory both instances and run the rules (read-only); the rules run off the event loop."""
+        self._scanned = True
         try:
-            result = await run_readiness(self.context, self.journal)
+            result = await run_readiness(self.context, self.journal, stay_frozen=True)  # see on_unmount
         except OctopusError as exc:
             self.post_message(ScanFailed(str(exc)))
             return

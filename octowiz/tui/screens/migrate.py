@@ -9,6 +9,7 @@ verification's differences.
 from __future__ import annotations
 
 import asyncio
+import gc
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -460,8 +461,18 @@ class MigrateScreen(StepScreen):
             yield Button("Stop", id="stop", variant="error")
             yield Button("Continue", id="continue", variant="success", disabled=True)
 
+    #: How often the heap is frozen while the screen is shown (see on_mount).
+    FREEZE_INTERVAL = 0.5
+
     def on_mount(self) -> None:
         self.title = "octowiz — Migrate"
+        if not self.review:
+            # While a wave runs, what it and the screen's rendering keep alive (run state, Textual's line
+            # caches) grew to 45,000-65,000 objects, and each full GC pass over them froze the UI for
+            # 30-55 ms, several times a run. Frozen every half second, a full pass walks only what
+            # survived since; everything is handed back to the collector when the screen closes.
+            gc.freeze()
+            self.set_interval(self.FREEZE_INTERVAL, self._freeze_heap, name="migrate-freeze-heap")
         self.query_one("#results", DataTable).add_columns(
             "Project", "State", "Import", "Packages", "Logo", "Triggers", "Verify"
         )
@@ -472,6 +483,13 @@ class MigrateScreen(StepScreen):
             self._show_stages()
         self._buttons()
         self.action_reload()
+
+    def _freeze_heap(self) -> None:
+        gc.freeze()
+
+    def on_unmount(self) -> None:
+        if not self.review:
+            gc.unfreeze()  # what was kept frozen goes back to normal collection (the app settles it)
 
     # -- reading the journal ---------------------------------------------------------------------
 
@@ -734,8 +752,9 @@ class MigrateScreen(StepScreen):
         if self._preview is not None and self._preview.is_attached:
             self._preview.dismiss(False)
         if recorded is not None:
-            self._take(recorded)
-        self._buttons()
+            self._take(recorded)  # which sets the buttons too
+        else:
+            self._buttons()
 
     def action_stop(self) -> None:
         if not self.running:
