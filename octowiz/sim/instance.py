@@ -41,6 +41,8 @@ from octowiz.sim.tasks import TaskEngine, iso
 
 Doc = dict[str, Any]
 ALL_TAKE = 2147483647
+#: The scope key where the HTTP server notes when a request's bytes arrived (see ``simulator``).
+ARRIVED = "octowiz.arrived"
 EXPORT_IMPORT_SINCE = (2021, 1)
 
 _NOUN = {
@@ -176,6 +178,9 @@ class SimInstance:
         #: use it to kill a client at an exact request (tests/chaos/harness.py).
         self.on_request: Callable[[str, Request], bool | None] | None = None
         self._rng = random.Random(1234)
+        # How late, on average, the event loop wakes a sleeping answer (its timers wake on whole
+        # milliseconds, after the answers due before it): taken off the next sleeps.
+        self._wake_late = 0.0
         mix = config.fault_mix
         # One generator per instance, drawn from in arrival order: the same requests meet the same faults.
         self._mix_rng = random.Random(f"{mix.seed if mix else 0}:{self.name}")
@@ -288,7 +293,7 @@ class SimInstance:
         concurrent requests take one latency, as on a real server that serves them in parallel,
         instead of queueing behind this single process's CPU.
         """
-        arrived = time.perf_counter()
+        arrived = request.scope.get(ARRIVED) or time.perf_counter()
         at = self.clock()
         delay = 0.0
         if self.config.latency_ms or self.config.jitter_ms:
@@ -302,9 +307,12 @@ class SimInstance:
         response = await self._handle(request, at, verdict)
         if hook is not None:
             hook("answered", request)
-        remaining = delay - (time.perf_counter() - arrived)
+        remaining = delay - (time.perf_counter() - arrived) - self._wake_late
         if remaining > 0:
             await asyncio.sleep(remaining)
+            # Nudged towards answering on time on average; never by more than 5 ms.
+            late = time.perf_counter() - arrived - delay
+            self._wake_late = min(max(self._wake_late + 0.1 * late, 0.0), 0.005)
         return response
 
     async def _handle(self, request: Request, at: float = 0.0, verdict: _Verdict | None = None) -> Response:

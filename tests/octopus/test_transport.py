@@ -190,3 +190,22 @@ async def test_a_streamed_upload_and_a_streamed_download_round_trip() -> None:
     sent = b"".join(bytes([i % 256]) * 10_000 for i in range(50))
     assert received == [sent]
     assert b"".join(parts) == sent[::-1]
+
+
+async def test_a_load_balancers_affinity_cookie_is_kept_and_sent_back() -> None:
+    # The client skips httpx's cookie jar for answers that set no cookie (a tenth of a listing's CPU):
+    # one that does, as a load balancer pinning a session to a node, must still be honoured.
+    seen: list[bytes] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, n: int) -> None:
+        while True:
+            head = await read_request(reader)
+            seen.append(b"".join(ln for ln in head.split(b"\r\n") if ln.lower().startswith(b"cookie:")))
+            cookie = "set-cookie: AWSALB=node-2; Path=/" if len(seen) == 1 else "x-plain: 1"
+            writer.write(ok(b"{}", cookie))
+            await writer.drain()
+
+    async with serving(handler) as (url, _), OctopusClient(url, SERVER_ADMIN.api_key) as client:
+        for path in ("/api/a", "/api/b", "/api/c"):
+            assert await client.get_json(path) == {}
+    assert [s.lower() for s in seen] == [b"", b"cookie: awsalb=node-2", b"cookie: awsalb=node-2"]
