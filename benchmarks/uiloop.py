@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,12 +87,20 @@ async def watching_the_loop(phase: Callable[[], str] | None = None) -> AsyncIter
     stalls = Stalls()
     original = asyncio.Handle._run
 
+    profiling = bool(os.environ.get("OCTOWIZ_BENCH_PROFILE"))
+    recent: list[tuple[float, float, float, str]] = []  # (start, end, CPU, what) while profiling
+    worst_slices: list[tuple[float, list[str]]] = []
+
     def timed(handle: asyncio.Handle) -> None:
         start = time.thread_time()
+        wall = time.perf_counter()
         try:
             original(handle)
         finally:
             spent = time.thread_time() - start
+            if profiling:
+                recent.append((wall, time.perf_counter(), spent, _describe(handle)))
+                del recent[:-400]
             if spent > 0.005:
                 if spent > stalls.cpu_worst:
                     stalls.cpu_worst, stalls.cpu_where = spent, _describe(handle)
@@ -104,6 +113,26 @@ async def watching_the_loop(phase: Callable[[], str] | None = None) -> AsyncIter
             before = loop.time()
             await asyncio.sleep(0.01)
             late = loop.time() - before - 0.01
+            if profiling and late > STALL_GOAL:
+                now = time.perf_counter()
+                window = [r for r in recent if r[1] >= now - late - 0.01]
+                busy = sum(r[1] - r[0] for r in window)
+                lines = [
+                    f"{late * 1000:.0f} ms late: callbacks {busy * 1000:.0f} ms wall, "
+                    f"{sum(r[2] for r in window) * 1000:.0f} ms CPU, outside them "
+                    f"{(late + 0.01 - busy) * 1000:.0f} ms"
+                ]
+                lines += [
+                    f"    {(r[1] - r[0]) * 1000:5.1f} ms wall {r[2] * 1000:5.1f} CPU  {r[3]}"
+                    for r in window
+                    if r[1] - r[0] > 0.002
+                ]
+                lines += [
+                    f"      message {(r[1] - r[0]) * 1000:5.1f} ms wall {r[2] * 1000:5.1f} CPU  {r[3]}"
+                    for r in DISPATCHED
+                    if r[1] >= now - late - 0.01 and r[1] - r[0] > 0.002
+                ]
+                worst_slices.append((late, lines))
             stalls.worst = max(stalls.worst, late)
             stalls.over += late > STALL_GOAL
             if phase is not None:
@@ -112,12 +141,40 @@ async def watching_the_loop(phase: Callable[[], str] | None = None) -> AsyncIter
 
     asyncio.Handle._run = timed  # type: ignore[method-assign,assignment]
     watcher = asyncio.create_task(monitor())
+    # OCTOWIZ_BENCH_PROFILE=1: the callbacks and messages of each stall over the goal, printed at the end;
+    # =2: also sample where the UI thread is while it stalls (a thread that takes the GIL: stalls grow).
+    sampler = (
+        sampling_stalls() if os.environ.get("OCTOWIZ_BENCH_PROFILE") == "2" else contextlib.nullcontext(None)
+    )
+    if profiling:
+        from textual.message_pump import MessagePump
+
+        dispatch = MessagePump._dispatch_message
+
+        async def timed_dispatch(pump: Any, message: Any) -> None:
+            start, wall = time.thread_time(), time.perf_counter()
+            try:
+                await dispatch(pump, message)
+            finally:
+                what = f"{type(pump).__name__}<-{type(message).__name__}"
+                DISPATCHED.append((wall, time.perf_counter(), time.thread_time() - start, what))
+                del DISPATCHED[:-400]
+
+        MessagePump._dispatch_message = timed_dispatch  # type: ignore[method-assign,assignment]
     try:
-        yield stalls
+        async with sampler as sampled:
+            yield stalls
     finally:
         stop.set()
         await watcher
         asyncio.Handle._run = original  # type: ignore[method-assign]
+        if profiling:
+            MessagePump._dispatch_message = dispatch  # type: ignore[method-assign]
+        for _late, lines in sorted(worst_slices, key=lambda w: -w[0])[:6]:
+            print("\n".join(lines))
+        if sampled is not None:
+            print("where the UI thread was while the loop stalled (sampled every 5 ms):")
+            print(sampled.report(top=12, depth=14))
 
 
 def stall_verdict(what: str, stalls: Stalls) -> str:
@@ -137,6 +194,10 @@ def stall_verdict(what: str, stalls: Stalls) -> str:
 def result_line(name: str, **values: object) -> str:
     """The one machine-readable line a benchmark ends with: ``RESULT {json}``."""
     return "RESULT " + json.dumps({"name": name, **values}, sort_keys=False)
+
+
+#: Textual messages handled while sampling: (start, end, loop thread CPU, receiver<-message).
+DISPATCHED: list[tuple[float, float, float, str]] = []
 
 
 @dataclass

@@ -8,7 +8,6 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from textual import work
 from textual.app import App
 from textual.binding import Binding
 
@@ -19,6 +18,7 @@ from octowiz.journal import Journal, JournalError, journal_path
 from octowiz.tui import heap
 from octowiz.tui.screens.welcome import WelcomeScreen
 from octowiz.tui.styles import css_path
+from octowiz.tui.workers import work
 
 if TYPE_CHECKING:
     from textual.screen import Screen

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -25,6 +25,7 @@ from textual.widgets import Button, DataTable, Footer, Header, Select, Static
 from octowiz.engine.review.report import action_dict, render_actions, write_exports
 from octowiz.engine.steps import STEPS
 from octowiz.journal import Journal, JournalError
+from octowiz.tui.workers import work
 
 ALL = "all"
 

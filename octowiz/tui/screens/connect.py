@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -29,6 +29,7 @@ from octowiz.secrets import KeyStoreError
 from octowiz.tui.messages import ConnectChecked, ConnectSaved, KeysLoaded
 from octowiz.tui.screens.welcome import demo_banner
 from octowiz.tui.widgets.steps import StepList
+from octowiz.tui.workers import work
 
 _STYLE = {"ok": ("✔", "green"), "warn": ("▲", "yellow"), "error": ("✘", "red")}
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
@@ -26,6 +26,7 @@ from octowiz.journal import Journal
 from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.dialogs import TextDialog
 from octowiz.tui.screens.step import StepScreen
+from octowiz.tui.workers import work
 
 _OUTCOME = {
     "ok": ("✔ ok", "green"),

@@ -5,12 +5,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
@@ -28,6 +28,8 @@ from octowiz.engine.prepare.scanning import run_readiness
 from octowiz.journal import Journal
 from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.step import StepScreen
+from octowiz.tui.tables import add_rows, rows_per_slice
+from octowiz.tui.workers import work
 
 _SEVERITY = {"blocker": ("BLOCKER", "bold red"), "warning": ("warning", "yellow"), "info": ("note", "cyan")}
 _STATUS = {"blocked": "bold red", "needs attention": "yellow", "ready": "green"}
@@ -191,30 +193,28 @@ class DifferencesScreen(StepScreen):
 
     @work(exclusive=True, group="differences-tables", exit_on_error=False)
     async def _fill_tables(self, result: ScanResult) -> None:
-        """Findings and projects go into their tables in batches, yielding between them: with thousands
-        of rows the screen stays live."""
-        table = self.query_one("#findings", DataTable)
-        table.clear()
-        for start in range(0, len(result.findings), 200):
-            for index in range(start, min(start + 200, len(result.findings))):
-                f = result.findings[index]
+        """Findings and projects go into their tables slice by slice (see :mod:`octowiz.tui.tables`):
+        with thousands of rows the screen stays live."""
+
+        def findings() -> Iterator[tuple[list[Text], str]]:
+            for index, f in enumerate(result.findings):
                 label, style = _SEVERITY.get(f.severity, (f.severity, ""))
                 about = f"{len(f.items)} item(s)" if len(f.items) != 1 else f.items[0].name
                 if f.everything:
                     about = "every project"
-                table.add_row(Text(label, style=style), f.title, about, f.rule, key=str(index))
-            await asyncio.sleep(0)
-        projects = self.query_one("#projects", DataTable)
-        projects.clear()
-        for start in range(0, len(result.projects), 200):
-            for p in result.projects[start : start + 200]:
-                projects.add_row(
-                    p.name,
-                    Text(p.status, style=_STATUS.get(p.status, "")),
-                    str(len(p.findings)),
-                    key=p.project_id,
-                )
-            await asyncio.sleep(0)
+                yield [Text(label, style=style), Text(f.title), Text(about), Text(f.rule)], str(index)
+
+        def projects() -> Iterator[tuple[list[Text], str]]:
+            for p in result.projects:
+                status = Text(p.status, style=_STATUS.get(p.status, ""))
+                yield [Text(p.name), status, Text(str(len(p.findings)))], p.project_id
+
+        table = self.query_one("#findings", DataTable)
+        table.clear()
+        await add_rows(table, findings(), hidden=len(result.findings) > 4 * rows_per_slice(table))
+        table = self.query_one("#projects", DataTable)
+        table.clear()
+        await add_rows(table, projects())
 
     def _detail(self, finding: Finding | None) -> None:
         panel = self.query_one("#finding-detail", Static)

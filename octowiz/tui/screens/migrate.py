@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -56,6 +56,7 @@ from octowiz.tui.screens.dialogs import Confirmed, TypedConfirm
 from octowiz.tui.screens.step import StepScreen
 from octowiz.tui.screens.waves import state_style
 from octowiz.tui.widgets.steps import StepList
+from octowiz.tui.workers import work
 
 #: The stages a wave goes through, in order, as the progress line shows them.
 STAGES = ("export", "download", "upload", "preview", "import", "packages", "logo", "triggers", "verify")

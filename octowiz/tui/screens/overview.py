@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.table import Table
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -22,6 +22,7 @@ from octowiz.engine.steps import STEPS
 from octowiz.journal import Action, Journal, JournalError
 from octowiz.tui.screens.welcome import demo_banner
 from octowiz.tui.widgets.steps import StepList
+from octowiz.tui.workers import work
 
 
 @dataclass(frozen=True)

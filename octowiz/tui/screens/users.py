@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -29,6 +29,7 @@ from octowiz.engine.prepare.workers import CreateResult, PoolMapping
 from octowiz.journal import Journal
 from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.step import StepScreen
+from octowiz.tui.workers import work
 
 _SIGN_IN = {"yes": ("✔ yes", "green"), "invite": ("invite", "yellow"), "no": ("✘ no", "bold red")}
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -45,6 +46,8 @@ from octowiz.engine.session import clients
 from octowiz.journal import Journal, JournalError
 from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.step import StepScreen
+from octowiz.tui.tables import Row, add_rows, rows_per_slice
+from octowiz.tui.workers import work
 
 READINESS_STYLE = {
     "ready": "green",
@@ -435,31 +438,43 @@ class WavesScreen(StepScreen):
         assert self.catalog is not None
         table = self.query_one("#catalog", DataTable)
         table.clear()
-        added = 0
-        for group, rows in self.catalog.groups().items():
-            table.add_row(self._group_label(group, rows), *[""] * 10, key=GROUP_PREFIX + group)
-            if group in self.collapsed:
-                continue
-            for r in rows:
-                added += 1
-                if added % 200 == 0:
-                    # Long enough for the table to go idle and measure these rows now: it measures
-                    # every row added since its last idle in one go, which for thousands stalls.
-                    await asyncio.sleep(0.005)
-                table.add_row(
-                    self._mark(r),
-                    Text(r.readiness, style=READINESS_STYLE.get(r.readiness, "")),
-                    Text(r.state, style=state_style(r.state)),
-                    Text(f"{r.releases:,}", justify="right"),
-                    Text(r.last_deployment or "never", style="" if r.last_deployment else "bright_black"),
-                    Text(str(r.targets), justify="right"),
-                    Text(str(r.triggers), justify="right"),
-                    Text("yes" if r.logo else ""),
-                    Text(str(r.builtin_packages) if r.builtin_packages else "", justify="right"),
-                    Text("yes" if r.version_controlled else ""),
-                    Text("yes", style="yellow") if r.disabled else Text(""),
-                    key=r.id,
-                )
+
+        def rows() -> Iterator[Row]:
+            assert self.catalog is not None
+            for group, members in self.catalog.groups().items():
+                yield [self._group_label(group, members), *[""] * 10], GROUP_PREFIX + group
+                if group in self.collapsed:
+                    continue
+                for r in members:
+                    yield (
+                        [
+                            self._mark(r),
+                            Text(r.readiness, style=READINESS_STYLE.get(r.readiness, "")),
+                            Text(r.state, style=state_style(r.state)),
+                            Text(f"{r.releases:,}", justify="right"),
+                            Text(
+                                r.last_deployment or "never",
+                                style="" if r.last_deployment else "bright_black",
+                            ),
+                            Text(str(r.targets), justify="right"),
+                            Text(str(r.triggers), justify="right"),
+                            Text("yes" if r.logo else ""),
+                            Text(str(r.builtin_packages) if r.builtin_packages else "", justify="right"),
+                            Text("yes" if r.version_controlled else ""),
+                            Text("yes", style="yellow") if r.disabled else Text(""),
+                        ],
+                        r.id,
+                    )
+
+        # Slice by slice (see octowiz.tui.tables): the table measures every row added since it was
+        # last idle in one go, which for thousands stalls; more than a few screenfuls fill hidden.
+        many = sum(len(m) for m in self.catalog.groups().values()) > 4 * rows_per_slice(table)
+        busy = self.query_one(f"#{self.BUSY_ID}", LoadingIndicator)
+        busy.display = busy.display or many
+        try:
+            await add_rows(table, rows(), hidden=many)
+        finally:
+            busy.display = self.busy
         if key is not None:
             with contextlib.suppress(RowDoesNotExist):  # the row is in a collapsed group now
                 table.move_cursor(row=table.get_row_index(key), animate=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -15,6 +15,7 @@ from textual.widgets import Button, DataTable, Footer, Header, Static
 from octowiz.engine.context import Context, MigrationSummary
 from octowiz.engine.steps import STEPS
 from octowiz.tui.messages import MigrationsLoaded
+from octowiz.tui.workers import work
 
 
 @dataclass(frozen=True)
