@@ -19,7 +19,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import (
     Button,
     DataTable,
@@ -36,7 +35,7 @@ from octowiz.engine.cutover import cutover as co
 from octowiz.engine.cutover.targets import TargetsError
 from octowiz.journal import Journal, JournalError
 from octowiz.octopus.errors import OctopusError
-from octowiz.tui.screens.dialogs import Confirmed, TypedConfirm
+from octowiz.tui.screens.dialogs import Confirmed, Dialog, TypedConfirm
 from octowiz.tui.screens.step import ChangeDone, ChangeFailed, ChangeStepScreen
 from octowiz.tui.workers import work
 
@@ -98,7 +97,7 @@ class TestChoice:
     environment_id: str
 
 
-class TestDialog(ModalScreen[TestChoice | None]):
+class TestDialog(Dialog[TestChoice | None]):
     """Choose a release of the project on Cloud and a non-production environment to test it in."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", tooltip="Deploy nothing", id="test.cancel")]

@@ -20,7 +20,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import (
     Button,
     DataTable,
@@ -52,7 +51,7 @@ from octowiz.engine.migrate.waves import project_state
 from octowiz.engine.prepare.scanning import latest_readiness
 from octowiz.journal import Journal, JournalError
 from octowiz.octopus.errors import OctopusError
-from octowiz.tui.screens.dialogs import Confirmed, TypedConfirm
+from octowiz.tui.screens.dialogs import Confirmed, Dialog, TypedConfirm
 from octowiz.tui.screens.step import StepScreen
 from octowiz.tui.screens.waves import state_style
 from octowiz.tui.widgets.steps import StepList
@@ -273,7 +272,7 @@ class WaveStopped(Message):
 # -- dialogs -------------------------------------------------------------------------------------------
 
 
-class PasswordDialog(ModalScreen[str | None]):
+class PasswordDialog(Dialog[str | None]):
     """Ask for the export password twice. It is handed to the run and never stored."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", tooltip="Do not migrate", id="password.cancel")]
@@ -330,7 +329,7 @@ class PasswordDialog(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class PreviewDialog(ModalScreen[bool]):
+class PreviewDialog(Dialog[bool]):
     """Octopus's preview of the import, and the explicit confirmation it needs."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", tooltip="Import nothing", id="preview.cancel")]

@@ -38,6 +38,7 @@ from octowiz.journal import Journal, JournalError
 from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.dialogs import Confirmed, TypedConfirm
 from octowiz.tui.screens.step import ChangeDone, ChangeFailed, ChangeStepScreen
+from octowiz.tui.tables import PAUSE, rows_per_slice
 from octowiz.tui.workers import work
 
 #: How each Cloud state reads in the tables.
@@ -288,18 +289,20 @@ class TargetsScreen(ChangeStepScreen):
         try:
             async with heap_kept_out_of_full_gc(stay_frozen=True):
                 for _ in self._fill():
-                    await asyncio.sleep(0.005)
+                    await asyncio.sleep(PAUSE)
         finally:
             tables[0].display = tables[1].display = True
             busy.display = any(w.group == "targets-read" and not w.is_finished for w in self.workers)
 
     def _fill(self) -> Iterator[None]:
-        """Fill both tables from :attr:`loaded`, yielding after every :data:`TABLE_BATCH` rows."""
+        """Fill both tables from :attr:`loaded`, yielding after every slice of rows
+        (:func:`octowiz.tui.tables.rows_per_slice`)."""
         loaded = self.loaded
         table = self.query_one("#machines", DataTable)
         table.clear()
+        per_slice = rows_per_slice(table)
         for n, r in enumerate(self.rows, 1):
-            if n % TABLE_BATCH == 0:
+            if n % per_slice == 0:
                 yield
             where = ", ".join(r.environments if r.role == "target" else r.pools)
             table.add_row(
@@ -319,8 +322,9 @@ class TargetsScreen(ChangeStepScreen):
         hosts.clear()
         if loaded is not None:
             offered = set(loaded.offered)  # thousands of hosts once the canary is healthy
+            per_slice = rows_per_slice(hosts)
             for n, plan in enumerate(loaded.plans, 1):
-                if n % TABLE_BATCH == 0:
+                if n % per_slice == 0:
                     yield
                 stages = loaded.host_stages.get(plan.host, {})
                 cells = [_stage_cell(stages.get(s)) for s in HOST_STAGES]

@@ -12,7 +12,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import (
     Button,
     DataTable,
@@ -28,6 +27,7 @@ from octowiz.engine.prepare.scanning import create_pool, run_people
 from octowiz.engine.prepare.workers import CreateResult, PoolMapping
 from octowiz.journal import Journal
 from octowiz.octopus.errors import OctopusError
+from octowiz.tui.screens.dialogs import Dialog
 from octowiz.tui.screens.step import StepScreen
 from octowiz.tui.workers import work
 
@@ -65,7 +65,7 @@ class PoolCreated(Message):
     result: CreateResult
 
 
-class ConfirmCreatePool(ModalScreen[bool]):
+class ConfirmCreatePool(Dialog[bool]):
     """Preview of a change to the destination, and the explicit confirmation it needs."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", tooltip="Change nothing", id="pool.cancel")]

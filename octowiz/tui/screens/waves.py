@@ -22,7 +22,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, DataTable, Input, Label, LoadingIndicator, Static, TabPane
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist, RowKey
@@ -45,6 +44,7 @@ from octowiz.engine.migrate.waves import (
 from octowiz.engine.session import clients
 from octowiz.journal import Journal, JournalError
 from octowiz.octopus.errors import OctopusError
+from octowiz.tui.screens.dialogs import Dialog
 from octowiz.tui.screens.step import StepScreen
 from octowiz.tui.tables import Row, add_rows, rows_per_slice
 from octowiz.tui.workers import work
@@ -159,7 +159,7 @@ def describe_check(
     return text
 
 
-class AddToWaveDialog(ModalScreen[WaveRequest | None]):
+class AddToWaveDialog(Dialog[WaveRequest | None]):
     """Name the wave the selection joins; the check shows before anything is recorded."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", tooltip="Plan nothing", id="wave.cancel")]

@@ -1,0 +1,72 @@
+"""A step screen and a dialog paint over several turns of the event loop, never one long paint.
+
+Showing a screen renders the whole terminal: 45-70 ms in one turn on a 2-core machine, a stall a person
+feels. Step screens paint the frame, then their body, then their tabs; dialogs paint the dimmed
+screen beneath, then their box (``python -m benchmarks.scan`` and the other UI benchmarks measure it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Input, TabbedContent
+
+from octowiz.sim.simulator import Simulator
+from octowiz.tui.app import make_app
+from octowiz.tui.screens.differences import DifferencesScreen
+from octowiz.tui.screens.migrate import PasswordDialog
+from tests.tui.tuikit import connected, demo_context, settle
+
+
+def _record_paints(screen: Screen[Any], state: Any) -> list[Any]:
+    """What ``state()`` was at each of the screen's paints."""
+    seen: list[Any] = []
+    paint = screen._compositor_refresh
+
+    def recording() -> None:
+        seen.append(state())
+        paint()
+
+    screen._compositor_refresh = recording  # type: ignore[method-assign]
+    return seen
+
+
+async def test_a_step_screen_paints_frame_body_and_tabs_in_turns(tmp_path: Path) -> None:
+    sim = Simulator(None, "demo")
+    ctx = demo_context(tmp_path, sim)
+    journal = connected(ctx, sim, "m")
+    app = make_app(ctx)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = DifferencesScreen(ctx, journal, {}, None, review=True)
+
+        def state() -> tuple[bool, bool]:
+            body = screen.query_one("#differences-body", Vertical)
+            return body.display, screen.query_one("#differences-tabs", TabbedContent).display
+
+        paints = _record_paints(screen, state)
+        await app.push_screen(screen)
+        await settle(pilot)
+    steps = list(dict.fromkeys(paints))  # each state once, in the order first painted
+    assert steps == [(False, False), (True, False), (True, True)]
+
+
+async def test_a_dialog_paints_its_box_after_the_screen_beneath_and_keeps_the_focus(tmp_path: Path) -> None:
+    sim = Simulator(None, "demo")
+    ctx = demo_context(tmp_path, sim)
+    connected(ctx, sim, "m")
+    app = make_app(ctx)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        dialog = PasswordDialog("wave 1")
+        paints = _record_paints(dialog, lambda: dialog.query_one("#dialog", Vertical).display)
+        await app.push_screen(dialog)
+        await settle(pilot)
+        assert list(dict.fromkeys(paints)) == [False, True]
+        await pilot.press(
+            *"secret"
+        )  # typed into the first field, as before the box was shown in a turn of its own
+        assert dialog.query_one("#password", Input).value == "secret"
