@@ -6,11 +6,12 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
+from rich.style import Style
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable
 
-from octowiz.tui.tables import Row, add_rows, rows_per_slice
+from octowiz.tui.tables import Row, Table, add_rows, rows_per_slice
 
 
 class _TableApp(App[None]):
@@ -64,3 +65,50 @@ async def test_a_hidden_fill_shows_the_table_again_when_it_ends_or_fails() -> No
             await add_rows(table, rows(), hidden=True)
         await pilot.pause()
         assert all(seen_hidden) and table.display
+
+
+_CELLS = [
+    Text("plain"),
+    Text("bold", style="bold"),
+    Text("1,234", justify="right"),
+    Text(""),
+    Text("never", style="bright_black"),
+    Text("a very long cell that is cut where the column ends, however wide the column is"),
+    Text("✔ verified", style="green"),
+    Text("tab\there"),
+    Text("two\nlines"),
+    Text("wide 中文字符 characters"),
+    Text("an ellipsis where it is cut short", overflow="ellipsis"),
+    Text.assemble(("● ", "bold green"), ("name", "bold")),
+    Text("centred", justify="center"),
+]
+
+
+class _FastApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield Table(id="t", zebra_stripes=True, cursor_type="row")
+
+
+async def test_the_short_path_renders_every_cell_exactly_as_textual_does() -> None:
+    app = _FastApp()
+    async with app.run_test(size=(140, 40)) as pilot:
+        table = app.query_one("#t", Table)
+        table.add_columns("A", "B", "C", "D", "E")
+        for i in range(len(_CELLS)):
+            table.add_row(
+                *(_CELLS[(i + k * 5) % len(_CELLS)] for k in range(4)), "plain [b]markup[/b]"[: 4 + i]
+            )
+        await pilot.pause()
+        compared = 0
+        for row in range(-1, table.row_count):  # -1: the header, which goes the usual way
+            for column in range(5):
+                for width in (1, 2, 3, 5, 8, 13, 40):
+                    for cursor in (False, True):
+                        base = Style(bgcolor="#202020") if row % 2 else Style()
+                        table._cell_render_cache.clear()
+                        fast = table._render_cell(row, column, base, width, cursor=cursor)
+                        table._cell_render_cache.clear()
+                        usual = DataTable._render_cell(table, row, column, base, width, cursor=cursor)
+                        assert fast == usual, (row, column, width, cursor)
+                        compared += 1
+        assert compared == (len(_CELLS) + 1) * 5 * 7 * 2

@@ -25,6 +25,7 @@ from textual.widgets import Button, DataTable, Footer, Header, Select, Static
 from octowiz.engine.review.report import action_dict, render_actions, write_exports
 from octowiz.engine.steps import STEPS
 from octowiz.journal import Journal, JournalError
+from octowiz.tui.tables import Table
 from octowiz.tui.workers import work
 
 ALL = "all"
@@ -99,7 +100,7 @@ class ActionsScreen(Screen[None]):
                 )
                 yield Button("Export", id="export")
                 yield Button("Back", id="back")
-            yield DataTable(id="actions-table", cursor_type="row", zebra_stripes=True)
+            yield Table(id="actions-table", cursor_type="row", zebra_stripes=True)
             yield Static("", id="actions-detail")
         yield Footer()
 

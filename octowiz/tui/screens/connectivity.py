@@ -26,6 +26,7 @@ from octowiz.journal import Journal
 from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.dialogs import TextDialog
 from octowiz.tui.screens.step import StepScreen
+from octowiz.tui.tables import Table
 from octowiz.tui.workers import work
 
 _OUTCOME = {
@@ -90,10 +91,10 @@ class ConnectivityScreen(StepScreen):
 
     def compose_tabs(self) -> ComposeResult:
         with TabPane("Probes", id="tab-probes"):
-            yield DataTable(id="probes", cursor_type="row", zebra_stripes=True)
+            yield Table(id="probes", cursor_type="row", zebra_stripes=True)
             yield Static("", id="probe-detail")
         with TabPane("Data centres", id="tab-dcs"):
-            yield DataTable(id="data-centres", cursor_type="row", zebra_stripes=True)
+            yield Table(id="data-centres", cursor_type="row", zebra_stripes=True)
             yield Static("", id="dc-note")
             if not self.review:
                 yield Button("Rename data centre…", id="rename-dc")

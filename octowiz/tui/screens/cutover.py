@@ -37,6 +37,7 @@ from octowiz.journal import Journal, JournalError
 from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.dialogs import Confirmed, Dialog, TypedConfirm
 from octowiz.tui.screens.step import ChangeDone, ChangeFailed, ChangeStepScreen
+from octowiz.tui.tables import Table
 from octowiz.tui.workers import work
 
 #: How far back the build-server checklist looks for pushes from outside Octopus.
@@ -206,10 +207,10 @@ class CutoverScreen(ChangeStepScreen):
 
     def compose_tabs(self) -> ComposeResult:
         with TabPane("Projects", id="tab-projects"):
-            yield DataTable(id="projects", cursor_type="row", zebra_stripes=True)
+            yield Table(id="projects", cursor_type="row", zebra_stripes=True)
             yield Static("", id="project-detail", classes="detail")
         with TabPane("Build server", id="tab-build"):
-            yield DataTable(id="build", cursor_type="row", zebra_stripes=True)
+            yield Table(id="build", cursor_type="row", zebra_stripes=True)
             yield Static("", id="build-detail", classes="detail")
         if self.review:
             return

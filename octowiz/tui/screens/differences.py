@@ -28,7 +28,7 @@ from octowiz.engine.prepare.scanning import run_readiness
 from octowiz.journal import Journal
 from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.step import StepScreen
-from octowiz.tui.tables import add_rows, rows_per_slice
+from octowiz.tui.tables import Table, add_rows, rows_per_slice
 from octowiz.tui.workers import work
 
 _SEVERITY = {"blocker": ("BLOCKER", "bold red"), "warning": ("warning", "yellow"), "info": ("note", "cyan")}
@@ -84,10 +84,10 @@ class DifferencesScreen(StepScreen):
 
     def compose_tabs(self) -> ComposeResult:
         with TabPane("Findings", id="tab-findings"):
-            yield DataTable(id="findings", cursor_type="row", zebra_stripes=True)
+            yield Table(id="findings", cursor_type="row", zebra_stripes=True)
             yield Static("", id="finding-detail")
         with TabPane("Projects", id="tab-projects"):
-            yield DataTable(id="projects", cursor_type="row", zebra_stripes=True)
+            yield Table(id="projects", cursor_type="row", zebra_stripes=True)
 
     def compose_actions(self) -> ComposeResult:
         if not self.review:

@@ -54,6 +54,7 @@ from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.dialogs import Confirmed, Dialog, TypedConfirm
 from octowiz.tui.screens.step import StepScreen
 from octowiz.tui.screens.waves import state_style
+from octowiz.tui.tables import Table
 from octowiz.tui.widgets.steps import StepList
 from octowiz.tui.workers import work
 
@@ -439,10 +440,10 @@ class MigrateScreen(StepScreen):
 
     def compose_tabs(self) -> ComposeResult:
         with TabPane("Results", id="tab-results"):
-            yield DataTable(id="results", cursor_type="row", zebra_stripes=True)
+            yield Table(id="results", cursor_type="row", zebra_stripes=True)
             yield Static("", id="result-detail")
         with TabPane("Verification", id="tab-verification"):
-            yield DataTable(id="verification", cursor_type="row", zebra_stripes=True)
+            yield Table(id="verification", cursor_type="row", zebra_stripes=True)
             yield Static("", id="difference-detail")
         if self.review:
             return  # nothing runs in a review

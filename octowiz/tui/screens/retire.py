@@ -35,6 +35,7 @@ from octowiz.journal import Journal, JournalError
 from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.dialogs import Confirmed, TypedConfirm
 from octowiz.tui.screens.step import ChangeDone, ChangeFailed, ChangeStepScreen
+from octowiz.tui.tables import Table
 from octowiz.tui.workers import work
 
 _FAILURES = (OctopusError, JournalError, rt.RetireError, TargetsError, ValueError)
@@ -128,13 +129,13 @@ class RetireScreen(ChangeStepScreen):
 
     def compose_tabs(self) -> ComposeResult:
         with TabPane("Preconditions", id="tab-checks"):
-            yield DataTable(id="checks", cursor_type="row", zebra_stripes=True)
+            yield Table(id="checks", cursor_type="row", zebra_stripes=True)
             yield Static("", id="check-detail", classes="detail")
         with TabPane("Server", id="tab-server"):
             yield Static("", id="server-state")
-            yield DataTable(id="nodes", cursor_type="row", zebra_stripes=True)
+            yield Table(id="nodes", cursor_type="row", zebra_stripes=True)
         with TabPane("Old Tentacles", id="tab-hosts"):
-            yield DataTable(id="hosts", cursor_type="row", zebra_stripes=True)
+            yield Table(id="hosts", cursor_type="row", zebra_stripes=True)
             yield Static("", id="host-detail", classes="detail")
         if self.review:
             return

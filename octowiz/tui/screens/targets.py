@@ -38,7 +38,7 @@ from octowiz.journal import Journal, JournalError
 from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.dialogs import Confirmed, TypedConfirm
 from octowiz.tui.screens.step import ChangeDone, ChangeFailed, ChangeStepScreen
-from octowiz.tui.tables import PAUSE, rows_per_slice
+from octowiz.tui.tables import PAUSE, Table, rows_per_slice
 from octowiz.tui.workers import work
 
 #: How each Cloud state reads in the tables.
@@ -163,10 +163,10 @@ class TargetsScreen(ChangeStepScreen):
 
     def compose_tabs(self) -> ComposeResult:
         with TabPane("Machines", id="tab-machines"):
-            yield DataTable(id="machines", cursor_type="row", zebra_stripes=True)
+            yield Table(id="machines", cursor_type="row", zebra_stripes=True)
             yield Static("", id="machine-detail", classes="detail")
         with TabPane("Tentacle hosts", id="tab-hosts"):
-            yield DataTable(id="hosts", cursor_type="row", zebra_stripes=True)
+            yield Table(id="hosts", cursor_type="row", zebra_stripes=True)
             yield Static("", id="host-detail", classes="detail")
         if self.review:
             return

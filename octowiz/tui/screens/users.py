@@ -29,6 +29,7 @@ from octowiz.journal import Journal
 from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.dialogs import Dialog
 from octowiz.tui.screens.step import StepScreen
+from octowiz.tui.tables import Table
 from octowiz.tui.workers import work
 
 _SIGN_IN = {"yes": ("✔ yes", "green"), "invite": ("invite", "yellow"), "no": ("✘ no", "bold red")}
@@ -135,12 +136,12 @@ class UsersScreen(StepScreen):
 
     def compose_tabs(self) -> ComposeResult:
         with TabPane("Users", id="tab-users"):
-            yield DataTable(id="users", cursor_type="row", zebra_stripes=True)
+            yield Table(id="users", cursor_type="row", zebra_stripes=True)
             yield Static("", id="user-detail")
         with TabPane("Teams", id="tab-teams"):
-            yield DataTable(id="teams", cursor_type="row", zebra_stripes=True)
+            yield Table(id="teams", cursor_type="row", zebra_stripes=True)
         with TabPane("Worker pools", id="tab-pools"):
-            yield DataTable(id="pools", cursor_type="row", zebra_stripes=True)
+            yield Table(id="pools", cursor_type="row", zebra_stripes=True)
             yield Static("", id="pool-detail")
 
     def compose_actions(self) -> ComposeResult:

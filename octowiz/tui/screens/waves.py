@@ -46,7 +46,7 @@ from octowiz.journal import Journal, JournalError
 from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.dialogs import Dialog
 from octowiz.tui.screens.step import StepScreen
-from octowiz.tui.tables import Row, add_rows, rows_per_slice
+from octowiz.tui.tables import Row, Table, add_rows, rows_per_slice
 from octowiz.tui.workers import work
 
 READINESS_STYLE = {
@@ -276,10 +276,10 @@ class WavesScreen(StepScreen):
 
     def compose_tabs(self) -> ComposeResult:
         with TabPane("Projects", id="tab-projects"):
-            yield DataTable(id="catalog", cursor_type="row", zebra_stripes=True)
+            yield Table(id="catalog", cursor_type="row", zebra_stripes=True)
             yield Static("", id="project-detail")
         with TabPane("Waves", id="tab-waves"):
-            yield DataTable(id="waves", cursor_type="row", zebra_stripes=True)
+            yield Table(id="waves", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(id="wave-notes-scroll"):
                 yield Static("", id="wave-notes")
 

@@ -15,6 +15,7 @@ from textual.widgets import Button, DataTable, Footer, Header, Static
 from octowiz.engine.context import Context, MigrationSummary
 from octowiz.engine.steps import STEPS
 from octowiz.tui.messages import MigrationsLoaded
+from octowiz.tui.tables import Table
 from octowiz.tui.workers import work
 
 
@@ -74,7 +75,7 @@ class WelcomeScreen(Screen[WelcomeChoice]):
                 id="welcome-intro",
             )
             yield Static("Reading the migrations on this machine…", id="welcome-empty")
-            yield DataTable(id="migrations", cursor_type="row", zebra_stripes=True)
+            yield Table(id="migrations", cursor_type="row", zebra_stripes=True)
             with Horizontal(id="welcome-actions"):
                 yield Button("New migration", id="new", variant="primary")
                 yield Button("Resume", id="resume", variant="success")
