@@ -33,6 +33,20 @@ SCHEMA_VERSION = 3
 STEP_STATUSES = ("not started", "in progress", "needs attention", "done")
 
 
+def json_in_pieces(value: Any) -> str:
+    """``json.dumps(value)``, the same text, the members of long lists (inside dicts) encoded one by one.
+
+    The C encoder keeps the GIL for a whole call: one large scan result (thousands of findings) took
+    50-70 ms, and the wizard's UI thread, waiting for the GIL while the journal wrote on a thread,
+    froze for as long. Between members the interpreter can switch threads.
+    """
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return "{" + ", ".join(f"{json.dumps(k)}: {json_in_pieces(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list) and len(value) > 32:
+        return "[" + ", ".join(json.dumps(v) for v in value) + "]"
+    return json.dumps(value)
+
+
 class JournalError(Exception):
     """A journal that cannot be used, with a sentence saying why and what to do."""
 
@@ -653,10 +667,10 @@ class Journal:
 
     def record_scan(self, kind: str, result: dict[str, Any], at: str | None = None) -> None:
         """Store a scan's result (readiness, connectivity, users) with when it was measured."""
+        text = json_in_pieces(result)
         self._write(
             lambda db: db.execute(
-                "INSERT INTO scans(kind, at, result) VALUES (?, ?, ?)",
-                (kind, at or now(), json.dumps(result)),
+                "INSERT INTO scans(kind, at, result) VALUES (?, ?, ?)", (kind, at or now(), text)
             )
         )
 

@@ -794,3 +794,30 @@ def test_many_items_are_recorded_in_one_transaction(tmp_path: Path) -> None:
         rows = journal.items("machine")
         assert len(rows) == 500 and rows[0][3] == "missing" and rows[0][4] is not None
         assert journal.item_status("machine", "Machines-7", "cloud") == ("missing", {"n": 7})
+
+
+def test_a_scan_is_stored_as_the_same_json_text_encoded_in_pieces(tmp_path: Path) -> None:
+    # Long lists are encoded member by member (the C encoder holds the GIL for a whole call, freezing
+    # the wizard while a big scan is written): the text must be exactly json.dumps's.
+    from octowiz.journal.journal import json_in_pieces
+
+    findings = [
+        {"rule": f"r{i}", "items": [{"name": f"é{j}", "n": j * 1.5} for j in range(3)]} for i in range(100)
+    ]
+    scan = {"findings": findings, "projects": [{"id": f"Projects-{i}", "ok": i % 2 == 0} for i in range(50)]}
+    samples: list[object] = [
+        scan,
+        {"short": [1, 2, 3], "nested": {"deep": list(range(40)), "none": None}},
+        {1: "int keys", "2": [True, False]},
+        list(range(100)),
+        "just a string",
+        {},
+        [],
+    ]
+    for value in samples:
+        assert json_in_pieces(value) == json.dumps(value)
+    with Journal.create(tmp_path / "j.db", {"name": "j"}) as journal:
+        journal.record_scan("readiness", scan)
+        assert journal.latest_scan("readiness") == (journal.latest_scan("readiness") or ("", {}))[:1] + (
+            scan,
+        )

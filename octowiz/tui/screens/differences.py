@@ -151,8 +151,7 @@ class DifferencesScreen(StepScreen):
     def on_scan_finished(self, message: ScanFinished) -> None:
         self.result = message.result
         self._set_scanning(False)
-        self._show(message.result)
-        self.query_one("#findings", DataTable).focus()  # arrows move through the findings at once
+        self._show(message.result, focus=True)
 
     def on_scan_failed(self, message: ScanFailed) -> None:
         self._set_scanning(False)
@@ -168,7 +167,7 @@ class DifferencesScreen(StepScreen):
 
     # -- showing ---------------------------------------------------------------------------------
 
-    def _show(self, result: ScanResult) -> None:
+    def _show(self, result: ScanResult, *, focus: bool = False) -> None:
         counts = result.counts()
         tally = {
             s: sum(1 for p in result.projects if p.status == s)
@@ -189,10 +188,10 @@ class DifferencesScreen(StepScreen):
         summary.append(".")
         self.query_one("#scan-summary", Static).update(summary)
         self._detail(result.findings[0] if result.findings else None)
-        self._fill_tables(result)
+        self._fill_tables(result, focus)
 
     @work(exclusive=True, group="differences-tables", exit_on_error=False)
-    async def _fill_tables(self, result: ScanResult) -> None:
+    async def _fill_tables(self, result: ScanResult, focus: bool) -> None:
         """Findings and projects go into their tables slice by slice (see :mod:`octowiz.tui.tables`):
         with thousands of rows the screen stays live."""
 
@@ -212,6 +211,10 @@ class DifferencesScreen(StepScreen):
         table = self.query_one("#findings", DataTable)
         table.clear()
         await add_rows(table, findings(), hidden=len(result.findings) > 4 * rows_per_slice(table))
+        if focus:
+            # Arrows move through the findings at once; focused once filled, not while hidden (the
+            # focus would go elsewhere and back, restyling the screen twice in one turn).
+            table.focus()
         table = self.query_one("#projects", DataTable)
         table.clear()
         await add_rows(table, projects())
