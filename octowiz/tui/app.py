@@ -73,6 +73,7 @@ class OctowizApp(App[None]):
         self.journal: Journal | None = None
         #: Set once the warm-up after the first screen is over (for benchmarks and tests to wait on).
         self.warmed_up = threading.Event()
+        #: The interpreter's switch interval before the app, restored when it ends.
         self._switch_interval = sys.getswitchinterval()
 
     def on_mount(self) -> None:
@@ -80,7 +81,6 @@ class OctowizApp(App[None]):
         # up to the switch interval each time the UI thread wants it back, and the UI thread wants it
         # back after every system call: closing eight connections took 45 ms at the default 5 ms.
         # At 1 ms the screen stays live; the threads lose little.
-        self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(min(self._switch_interval, UI_SWITCH_INTERVAL))
         self.flow()
 

@@ -5,7 +5,8 @@ A ``DataTable`` measures every cell added since it was last idle, in one go, on 
 Rows therefore go in by slices of a few hundred cells, with a short timer between slices, so the
 table's measuring, its repaint and the next slice each take their own turn of the loop: each turn
 stays well under the 50 ms a person notices (``python -m benchmarks.scan``, ``waves``, ``targets``).
-Cells are best given as ``rich.text.Text``: a plain string is parsed as markup first.
+Cells are best given as ``rich.text.Text``: a plain string is parsed as markup first. Every table
+octowiz shows is a :class:`Table`, which renders one-line text cells at half the cost of Textual's way.
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ PAUSE = 0.004
 def rows_per_slice(table: DataTable[object]) -> int:
     """How many of this table's rows make one slice."""
     return max(1, CELLS_PER_SLICE // max(1, len(table.columns)))
+
+
+def fill_hidden(table: DataTable[object], rows: int) -> bool:
+    """Whether ``rows`` rows are enough to fill ``table`` hidden (see :func:`add_rows`): a few screenfuls."""
+    return rows > 4 * rows_per_slice(table)
 
 
 Row = tuple[Sequence[RenderableType], str | None]

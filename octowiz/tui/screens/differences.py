@@ -28,7 +28,7 @@ from octowiz.engine.prepare.scanning import run_readiness
 from octowiz.journal import Journal
 from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.step import StepScreen
-from octowiz.tui.tables import Table, add_rows, rows_per_slice
+from octowiz.tui.tables import Row, Table, add_rows, fill_hidden
 from octowiz.tui.workers import work
 
 _SEVERITY = {"blocker": ("BLOCKER", "bold red"), "warning": ("warning", "yellow"), "info": ("note", "cyan")}
@@ -195,7 +195,7 @@ class DifferencesScreen(StepScreen):
         """Findings and projects go into their tables slice by slice (see :mod:`octowiz.tui.tables`):
         with thousands of rows the screen stays live."""
 
-        def findings() -> Iterator[tuple[list[Text], str]]:
+        def findings() -> Iterator[Row]:
             for index, f in enumerate(result.findings):
                 label, style = _SEVERITY.get(f.severity, (f.severity, ""))
                 about = f"{len(f.items)} item(s)" if len(f.items) != 1 else f.items[0].name
@@ -203,14 +203,14 @@ class DifferencesScreen(StepScreen):
                     about = "every project"
                 yield [Text(label, style=style), Text(f.title), Text(about), Text(f.rule)], str(index)
 
-        def projects() -> Iterator[tuple[list[Text], str]]:
+        def projects() -> Iterator[Row]:
             for p in result.projects:
                 status = Text(p.status, style=_STATUS.get(p.status, ""))
                 yield [Text(p.name), status, Text(str(len(p.findings)))], p.project_id
 
         table = self.query_one("#findings", DataTable)
         table.clear()
-        await add_rows(table, findings(), hidden=len(result.findings) > 4 * rows_per_slice(table))
+        await add_rows(table, findings(), hidden=fill_hidden(table, len(result.findings)))
         if focus:
             # Arrows move through the findings at once; focused once filled, not while hidden (the
             # focus would go elsewhere and back, restyling the screen twice in one turn).

@@ -46,7 +46,7 @@ from octowiz.journal import Journal, JournalError
 from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.dialogs import Dialog
 from octowiz.tui.screens.step import StepScreen
-from octowiz.tui.tables import Row, Table, add_rows, rows_per_slice
+from octowiz.tui.tables import Row, Table, add_rows, fill_hidden
 from octowiz.tui.workers import work
 
 READINESS_STYLE = {
@@ -468,7 +468,7 @@ class WavesScreen(StepScreen):
 
         # Slice by slice (see octowiz.tui.tables): the table measures every row added since it was
         # last idle in one go, which for thousands stalls; more than a few screenfuls fill hidden.
-        many = sum(len(m) for m in self.catalog.groups().values()) > 4 * rows_per_slice(table)
+        many = fill_hidden(table, len(self.catalog.rows))
         busy = self.query_one(f"#{self.BUSY_ID}", LoadingIndicator)
         busy.display = busy.display or many
         try:
