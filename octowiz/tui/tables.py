@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
+from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console, RenderableType
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
+from rich.text import Text, TextType
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey, RowKey
 
 #: Cells added before the filler pauses.
 CELLS_PER_SLICE = 480
@@ -65,15 +68,48 @@ async def add_rows(table: DataTable[object], rows: Iterable[Row], *, hidden: boo
 _NULL = Style.null()
 
 
+def _literal(cell: object) -> object:
+    """A ``str`` cell as text shown as it is (Textual would parse it as markup first)."""
+    return Text(cell) if isinstance(cell, str) else cell
+
+
+#: Cells whose one-line segments are kept between paints, per table.
+LINE_CACHE_SIZE = 20_000
+
+
 def _one_line(console: Console, cell: Text, width: int, pad: int) -> list[Segment]:
     """A one-line cell as Rich renders ``Padding(cell, (0, pad))`` at ``width``, without the generic
-    machinery (what ``DataTable._render_cell`` gets from ``console.render_lines``, segment for segment)."""
+    machinery (what ``DataTable._render_cell`` gets from ``console.render_lines``, segment for segment).
+
+    The usual cell (one line of one style that fits its column) is built directly; anything else goes
+    through Rich's wrapping and cropping.
+    """
     inner = width - 2 * pad
+    plain = cell.plain
+    justify = cell.justify
+    length = cell_len(plain) if plain and not cell.spans and "\n" not in plain and "\t" not in plain else -1
+    if 0 < length <= inner and (justify in (None, "default", "left") or not plain[-1].isspace()):
+        style = console.get_style(cell.style) if cell.style else None
+        room = inner - length
+        if justify in (None, "default"):
+            first = [Segment(plain, style)]
+            if room:
+                first.append(Segment(" " * room, _NULL))
+        elif justify == "left":
+            first = [Segment(plain + " " * room, style)]
+        elif justify == "right":
+            first = [Segment(" " * room + plain, style)]
+        elif justify == "center":
+            first = [Segment(" " * (room // 2) + plain + " " * (room - room // 2), style)]
+        else:
+            first = []
+        if first:
+            return [Segment(" " * pad, _NULL), *first, Segment(" " * pad, _NULL)] if pad else first
     tab_size = console.tab_size if cell.tab_size is None else cell.tab_size
     lines = cell.wrap(
         console,
         inner,
-        justify=cell.justify or "default",
+        justify=justify or "default",
         overflow=cell.overflow or "fold",
         tab_size=tab_size or 8,
         no_wrap=True,
@@ -91,11 +127,95 @@ class Table(DataTable[object]):
     """Textual's ``DataTable``, rendering its one-line text cells through a short path.
 
     A shown table renders every visible cell again after any change (rows added, focus, resize): for
-    a wide table that is 250-350 cells, 50-75 ms on a 2-core machine through Rich's generic
+    a wide table that is 250-450 cells, 50-75 ms on a 2-core machine through Rich's generic
     ``render_lines`` (a padding, a styled wrapper, options copied per cell). One-line ``Text`` cells,
     every cell octowiz shows, are rendered here directly to the same segments
-    (``tests/tui/test_tables.py`` compares them); anything else goes the usual way.
+    (``tests/tui/test_tables.py`` compares them); anything else goes the usual way. Two things make
+    the short path short:
+
+    - a cell's unstyled line is kept, per cell and width, across the repaints that change nothing in
+      it (Textual's own cache is dropped by every row added and every focus change);
+    - the cell's position (Rich "meta") is added last, so the styles before it repeat from cell to
+      cell and come from Rich's cache of combined styles.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lines: dict[tuple[int, int], tuple[Text, list[Segment]]] = {}
+
+    def add_row(
+        self,
+        *cells: object,
+        height: int | None = 1,
+        key: str | None = None,
+        label: TextType | None = None,
+    ) -> RowKey:
+        """Add a row; a ``str`` cell is shown as it is, never read as markup (a name like ``web [eu]``).
+
+        Textual keeps the screen line of every row in a list it builds again from all the rows after
+        any change: when the table is next idle (to size it) and when it next paints. For 5,000 rows
+        added slice by slice that is 10-20 ms a slice, growing with the table. A row added at the end
+        is appended to that list here instead, when the list is current.
+        """
+        update = self._update_count
+        offsets = self._offset_cache.get(update)
+        lines = len(offsets) if offsets is not None else -1
+        row_key = super().add_row(*map(_literal, cells), height=height, key=key, label=label)
+        if offsets is not None and len(offsets) == lines and self._update_count == update + 1:
+            offsets.extend((row_key, y) for y in range(self.rows[row_key].height))
+            self._offset_cache[self._update_count] = offsets
+        return row_key
+
+    def update_cell(
+        self,
+        row_key: RowKey | str,
+        column_key: ColumnKey | str,
+        value: object,
+        *,
+        update_width: bool = False,
+    ) -> None:
+        """Replace a cell; a ``str`` value is shown as it is (see :meth:`add_row`)."""
+        super().update_cell(row_key, column_key, _literal(value), update_width=update_width)
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        """Widen the columns for new rows: one-line ``Text`` rows measured here, the rest by Textual.
+
+        Textual measures each cell through Rich's generic ``measure`` (fresh console options per
+        cell), about 40 µs a cell; a ``Text`` cell's width is its longest line's, as Rich measures it.
+        """
+        generic: list[RowKey] = []
+        columns = self.ordered_columns
+        for row_key in new_rows:
+            row_index = self._row_locations.get(row_key)
+            if row_index is None:
+                continue  # removed before the table was idle
+            row = self.rows.get(row_key)
+            if row is None or row.label is not None or row.auto_height:
+                generic.append(row_key)
+                continue
+            cells = self._get_row_renderables(row_index).cells
+            texts = [cell for cell in cells if type(cell) is Text]
+            if len(texts) != len(cells):
+                generic.append(row_key)
+                continue
+            for column, text in zip(columns, texts, strict=False):  # a short row: Textual's rule
+                plain = text.plain
+                width = max(map(cell_len, plain.splitlines()), default=0) if plain else 0
+                if width > column.content_width:
+                    column.content_width = width
+        super()._update_dimensions(generic)
+
+    def _cell_line(self, cell: Text, width: int, pad: int) -> list[Segment]:
+        """The cell's padded line before any table style: kept while the cell object lives here."""
+        key = (id(cell), width * 64 + pad)
+        kept = self._lines.get(key)
+        if kept is not None and kept[0] is cell:
+            return kept[1]
+        if len(self._lines) >= LINE_CACHE_SIZE:
+            self._lines.clear()
+        line = _one_line(self.app.console, cell, width, pad)
+        self._lines[key] = (cell, line)
+        return line
 
     def _render_cell(
         self,
@@ -107,7 +227,8 @@ class Table(DataTable[object]):
         hover: bool = False,
     ) -> list[list[Segment]]:
         slow = super()._render_cell
-        if row_index < 0 or column_index < 0 or width <= 2 * self.cell_padding:
+        pad = self.cell_padding
+        if row_index < 0 or column_index < 0 or width <= 2 * pad:
             return slow(row_index, column_index, base_style, width, cursor, hover)
         row_key = self._row_locations.get_key(row_index)
         row = self.rows.get(row_key) if row_key is not None else None
@@ -116,13 +237,14 @@ class Table(DataTable[object]):
         column_key = self._column_locations.get_key(column_index)
         if column_key is None:
             return slow(row_index, column_index, base_style, width, cursor, hover)
+        show_hover = self._show_hover_cursor
         key = (
             row_key,
             column_key,
             base_style,
             cursor,
             hover,
-            self._show_hover_cursor,
+            show_hover,
             self._update_count,
             self._pseudo_class_state,
         )
@@ -132,6 +254,9 @@ class Table(DataTable[object]):
         cell = self._get_row_renderables(row_index).cells[column_index]
         if type(cell) is not Text:
             return slow(row_index, column_index, base_style, width, cursor, hover)
+        line = self._cell_line(cell, width, pad)
+        if any(segment.style is not None and (segment.style._meta or segment.style.link) for segment in line):
+            return slow(row_index, column_index, base_style, width, cursor, hover)
         fixed = row_index < self.fixed_rows or column_index < self.fixed_columns
         component_style, post_style = self._get_styles_to_render_cell(
             False,
@@ -140,12 +265,21 @@ class Table(DataTable[object]):
             hover,
             cursor,
             self.show_cursor,
-            self._show_hover_cursor,
+            show_hover,
             self.cursor_foreground_priority == "css",
             self.cursor_background_priority == "css",
         )
-        pre_style = base_style + Style.from_meta({"row": row_index, "column": column_index}) + component_style
-        line = _one_line(self.app.console, cell, width, self.cell_padding)
-        lines = [list(Segment.apply_style(line, pre_style, post_style))]
+        # Textual's order is base + position + component, then each segment's own style, then the
+        # post style. The position sets nothing but the meta, so adding it last gives equal styles.
+        position = Style.from_meta({"row": row_index, "column": column_index})
+        styled = base_style + component_style
+        finished: dict[Style | None, Style] = {}
+        out: list[Segment] = []
+        for text, style, _ in line:
+            done = finished.get(style)
+            if done is None:
+                done = finished[style] = styled + style + post_style + position
+            out.append(Segment(text, done))
+        lines = [out]
         self._cell_render_cache[key] = lines
         return lines

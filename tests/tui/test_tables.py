@@ -10,6 +10,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable
+from textual.widgets.data_table import RowKey
 
 from octowiz.tui.tables import Row, Table, add_rows, rows_per_slice
 
@@ -81,6 +82,15 @@ _CELLS = [
     Text("an ellipsis where it is cut short", overflow="ellipsis"),
     Text.assemble(("● ", "bold green"), ("name", "bold")),
     Text("centred", justify="center"),
+    Text("odd centre", justify="center", style="italic"),
+    Text("left, padded", justify="left", style="on blue"),
+    Text("right with space ", justify="right"),
+    Text("full justify spreads words", justify="full"),
+    Text("a Style object", style=Style(color="red", bold=True)),
+    Text("", style="bold"),
+    Text("a link", style="link https://example.com"),
+    Text("  leading", justify="right", style="dim"),
+    Text("ellipsis right-justified and long", justify="right", overflow="ellipsis"),
 ]
 
 
@@ -112,3 +122,82 @@ async def test_the_short_path_renders_every_cell_exactly_as_textual_does() -> No
                         assert fast == usual, (row, column, width, cursor)
                         compared += 1
         assert compared == (len(_CELLS) + 1) * 5 * 7 * 2
+
+
+async def test_a_cell_replaced_in_place_shows_its_new_text() -> None:
+    app = _FastApp()
+    async with app.run_test(size=(60, 10)) as pilot:
+        table = app.query_one("#t", Table)
+        name, _ = table.add_columns("Name", "State")
+        row = table.add_row(Text("web-01"), Text("waiting"), key="r")
+        await pilot.pause()
+
+        def shown() -> str:
+            return "".join(segment.text for segment in table.render_line(1))
+
+        assert "waiting" in shown()
+        table.update_cell(row, list(table.columns)[1], Text("started"))  # as wide: same cache width
+        await pilot.pause()
+        assert "started" in shown() and "waiting" not in shown()
+
+
+class _TwoTablesApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield DataTable(id="usual")
+        yield Table(id="short")
+
+
+async def test_columns_are_as_wide_as_textual_measures_them() -> None:
+    app = _TwoTablesApp()
+    async with app.run_test(size=(200, 50)) as pilot:
+        usual = app.query_one("#usual", DataTable)
+        short = app.query_one("#short", Table)
+        for table in (usual, short):
+            table.add_columns("A", "B", "C", "D")
+            for i in range(len(_CELLS)):
+                table.add_row(*(_CELLS[(i + k * 3) % len(_CELLS)] for k in range(3)), "x" * i)
+            table.add_row(Text("x" * 60), "plain", None, 12345, label="labelled")
+            table.add_row(Text("tall\ncell\nhere"), Text("a"), Text("b"), Text("c"), height=None)
+        await pilot.pause()
+        assert [c.content_width for c in short.ordered_columns] == [
+            c.content_width for c in usual.ordered_columns
+        ]
+        assert short.virtual_size == usual.virtual_size
+        assert [short.rows[k].height for k in short.rows] == [usual.rows[k].height for k in usual.rows]
+
+
+async def test_a_name_with_brackets_is_shown_as_it_is_not_read_as_markup() -> None:
+    app = _FastApp()
+    async with app.run_test(size=(80, 10)) as pilot:
+        table = app.query_one("#t", Table)
+        name, pool = table.add_columns("Name", "Pool")
+        row = table.add_row("web [eu] [bold]01[/bold]", "Default Worker Pool", key="r")
+        table.update_cell(row, pool, "[red]Linux[/red] pool", update_width=True)
+        await pilot.pause()
+        shown = "".join(segment.text for segment in table.render_line(1))
+        assert "web [eu] [bold]01[/bold]" in shown and "[red]Linux[/red] pool" in shown
+
+
+async def test_rows_added_slice_by_slice_land_on_the_lines_textual_would_give_them() -> None:
+    app = _FastApp()
+    async with app.run_test(size=(80, 20)) as pilot:
+        table = app.query_one("#t", Table)
+        table.add_columns("Name", "Note")
+        rows: list[Row] = [([Text(f"m{i}"), Text("x")], f"k{i}") for i in range(300)]
+        await add_rows(table, rows[:150])
+        await pilot.pause()
+        # Textual's lists are current: the next rows extend them.
+        assert table._total_row_height == len(table.ordered_rows) == 150
+        table.add_row(Text("tall\nrow"), Text("y"), key="tall", height=2)
+        await add_rows(table, rows[150:])
+        await pilot.pause()
+        kept_lines, kept_order = list(table._y_offsets), list(table.ordered_rows)
+        table._offset_cache.clear()
+        table._ordered_row_cache.clear()
+        assert kept_lines == table._y_offsets and kept_order == table.ordered_rows
+        assert len(kept_lines) == 302 and kept_lines[151] == (RowKey("tall"), 1)
+        table.move_cursor(row=table.row_count - 1)
+        await pilot.pause()
+        assert table.cursor_row == 300 and "m299" in "".join(
+            s.text for s in table.render_line(table.size.height - 1)
+        )
