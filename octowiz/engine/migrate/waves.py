@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from octowiz.engine.prepare.inventory import Inventory, collect
 from octowiz.engine.prepare.readiness import ScanResult
 from octowiz.engine.prepare.rules import Targeting, has_uploaded_logo
-from octowiz.engine.prepare.scanning import heap_kept_out_of_full_gc
+from octowiz.engine.prepare.scanning import heap_kept_out_of_full_gc, let_go
 from octowiz.octopus import models as m
 from octowiz.octopus.errors import OctopusError
 
@@ -516,7 +516,9 @@ async def build_catalog(source: OctopusClient, view: JournalView, *, stay_frozen
         catalog = await asyncio.to_thread(
             catalog_from_inventory, inv, view, library_variable_sets=sets, tenants=tenants
         )
-        del inv
+        box: list[Any] = [inv, sets, tenants]
+        del inv, sets, tenants
+        await let_go(box)
     catalog.problems.update(problems)
     catalog.requests = source.request_count - before
     return catalog

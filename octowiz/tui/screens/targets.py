@@ -322,6 +322,9 @@ class TargetsScreen(ChangeStepScreen):
         hosts.clear()
         if loaded is not None:
             offered = set(loaded.offered)  # thousands of hosts once the canary is healthy
+            # Hosts with a machine still missing on Cloud, found once: asking per host walked every
+            # row for every host (5,000 × 5,000 on the large scenario, 20-40 ms a slice).
+            missing = {r.host for r in self.rows if r.cloud_state == "missing"}
             per_slice = rows_per_slice(hosts)
             for n, plan in enumerate(loaded.plans, 1):
                 if n % per_slice == 0:
@@ -334,7 +337,7 @@ class TargetsScreen(ChangeStepScreen):
                     else Text("yes", style="green")
                     if plan.host in offered
                     else Text("on Cloud", style="bright_black")
-                    if all(r.cloud_state != "missing" for r in self.rows if r.host == plan.host)
+                    if plan.host not in missing
                     else Text("after the canary", style="bright_black")
                 )
                 hosts.add_row(
