@@ -344,7 +344,7 @@ class OctopusClient:
                     "a PEM file holding the certificate authority's certificate."
                 ) from None
         elif transport is None:
-            verify = _default_ssl_context()
+            verify = default_tls_context()
         if transport is None and _transport.wanted():
             transport = _transport.H11Transport(
                 verify if isinstance(verify, ssl.SSLContext) else None, max_idle=concurrency
@@ -1384,9 +1384,9 @@ class OctopusClient:
 
 
 @functools.cache
-def _default_ssl_context() -> ssl.SSLContext:
-    """httpx's default TLS context, made once: loading the CA store takes ~30 ms, and the wizard opens two
-    clients per step on its event loop."""
+def default_tls_context() -> ssl.SSLContext:
+    """httpx's default TLS context, made once: loading the CA store takes 20-30 ms, and the wizard opens
+    two clients per step on its event loop (it makes this one on a thread when it starts)."""
     return httpx.create_ssl_context()
 
 

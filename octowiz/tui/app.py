@@ -88,15 +88,18 @@ class OctowizApp(App[None]):
         sys.setswitchinterval(self._switch_interval)
 
     def _warm_up(self) -> None:
-        """After the first screen is painted: the other screens' modules, the demo's simulator, and the
-        heap settled (see :mod:`octowiz.tui.heap`)."""
+        """After the first screen is painted: the other screens' modules, the demo's simulator, the TLS
+        context every client shares (loading the CA store, 20-30 ms, would otherwise fall on the event
+        loop when the first step opens its clients), and the heap settled (see :mod:`octowiz.tui.heap`)."""
         from octowiz.engine.deferred_sim import DeferredSimulator
+        from octowiz.octopus.client import default_tls_context
 
         sim = self.context.simulator
 
         def warm() -> None:
             try:
                 load_screens()
+                default_tls_context()
                 if isinstance(sim, DeferredSimulator):
                     sim.get()  # octowiz --demo: built now rather than when the first request needs it
                 heap.settle()
