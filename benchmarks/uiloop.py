@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,6 +89,8 @@ async def watching_the_loop(phase: Callable[[], str] | None = None) -> AsyncIter
     original = asyncio.Handle._run
 
     profiling = bool(os.environ.get("OCTOWIZ_BENCH_PROFILE"))
+    # OCTOWIZ_BENCH_PROFILE_MS: show the stalls over this many milliseconds (default: the goal).
+    shown_over = float(os.environ.get("OCTOWIZ_BENCH_PROFILE_MS") or STALL_GOAL * 1000) / 1000
     recent: list[tuple[float, float, float, str]] = []  # (start, end, CPU, what) while profiling
     worst_slices: list[tuple[float, list[str]]] = []
 
@@ -113,7 +116,7 @@ async def watching_the_loop(phase: Callable[[], str] | None = None) -> AsyncIter
             before = loop.time()
             await asyncio.sleep(0.01)
             late = loop.time() - before - 0.01
-            if profiling and late > STALL_GOAL:
+            if profiling and late > shown_over:
                 now = time.perf_counter()
                 window = [r for r in recent if r[1] >= now - late - 0.01]
                 busy = sum(r[1] - r[0] for r in window)
@@ -131,6 +134,12 @@ async def watching_the_loop(phase: Callable[[], str] | None = None) -> AsyncIter
                     f"      message {(r[1] - r[0]) * 1000:5.1f} ms wall {r[2] * 1000:5.1f} CPU  {r[3]}"
                     for r in DISPATCHED
                     if r[1] >= now - late - 0.01 and r[1] - r[0] > 0.002
+                ]
+                lines += [
+                    f"      paint {spent * 1000:5.1f} ms: "
+                    + ", ".join(f"{what} {t * 1000:.1f}" for what, t in parts if t > 0.001)
+                    for end, spent, parts in PAINTS
+                    if end >= now - late - 0.01 and spent > 0.005
                 ]
                 worst_slices.append((late, lines))
             stalls.worst = max(stalls.worst, late)
@@ -161,6 +170,7 @@ async def watching_the_loop(phase: Callable[[], str] | None = None) -> AsyncIter
                 del DISPATCHED[:-400]
 
         MessagePump._dispatch_message = timed_dispatch  # type: ignore[method-assign,assignment]
+        unpatch_paints = _timing_paints()
     try:
         async with sampler as sampled:
             yield stalls
@@ -170,6 +180,7 @@ async def watching_the_loop(phase: Callable[[], str] | None = None) -> AsyncIter
         asyncio.Handle._run = original  # type: ignore[method-assign]
         if profiling:
             MessagePump._dispatch_message = dispatch  # type: ignore[method-assign]
+            unpatch_paints()
         for _late, lines in sorted(worst_slices, key=lambda w: -w[0])[:6]:
             print("\n".join(lines))
         if sampled is not None:
@@ -198,6 +209,59 @@ def result_line(name: str, **values: object) -> str:
 
 #: Textual messages handled while sampling: (start, end, loop thread CPU, receiver<-message).
 DISPATCHED: list[tuple[float, float, float, str]] = []
+#: Screen paints while sampling: (end, seconds, [(part, seconds)]), parts being the layout ("reflow")
+#: and each widget's render, costliest first.
+PAINTS: list[tuple[float, float, list[tuple[str, float]]]] = []
+
+
+def _timing_paints() -> Callable[[], None]:
+    """Time each screen paint and what it was spent on, into :data:`PAINTS`; returns the undo."""
+    from textual._compositor import Compositor
+    from textual.screen import Screen
+    from textual.widget import Widget
+
+    refresh, render_lines, reflow = Screen._refresh_layout, Widget.render_lines, Compositor.reflow
+    parts: dict[str, float] = {}
+    depth = [0]
+
+    def timed_refresh(screen: Any, *args: Any, **kwargs: Any) -> Any:
+        parts.clear()
+        start = time.perf_counter()
+        try:
+            return refresh(screen, *args, **kwargs)
+        finally:
+            end = time.perf_counter()
+            PAINTS.append((end, end - start, sorted(parts.items(), key=lambda kv: -kv[1])[:6]))
+            del PAINTS[:-200]
+
+    def timed_render(widget: Any, crop: Any) -> Any:
+        depth[0] += 1
+        start = time.perf_counter()
+        try:
+            return render_lines(widget, crop)
+        finally:
+            depth[0] -= 1
+            if depth[0] == 0:
+                what = f"{type(widget).__name__}#{widget.id}" if widget.id else type(widget).__name__
+                parts[what] = parts.get(what, 0.0) + time.perf_counter() - start
+
+    def timed_reflow(compositor: Any, *args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return reflow(compositor, *args, **kwargs)
+        finally:
+            parts["reflow"] = parts.get("reflow", 0.0) + time.perf_counter() - start
+
+    Screen._refresh_layout = timed_refresh  # type: ignore[method-assign,assignment]
+    Widget.render_lines = timed_render  # type: ignore[method-assign,assignment]
+    Compositor.reflow = timed_reflow  # type: ignore[method-assign,assignment]
+
+    def undo() -> None:
+        Screen._refresh_layout = refresh  # type: ignore[method-assign]
+        Widget.render_lines = render_lines  # type: ignore[method-assign]
+        Compositor.reflow = reflow  # type: ignore[method-assign]
+
+    return undo
 
 
 @dataclass
