@@ -15,12 +15,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from octowiz import heap
 from octowiz.engine.context import demo_context
 from octowiz.engine.deferred_sim import DeferredSimulator
 from octowiz.octopus.client import OctopusClient
 from octowiz.paths import Paths
 from octowiz.sim.simulator import SERVER_URL
-from octowiz.tui import heap
 
 #: Packages and modules the first screen must not wait for.
 HEAVY = ("starlette", "uvicorn", "httpx", "pydantic", "keyring", "octowiz.sim", "octowiz.octopus.models")
@@ -72,7 +72,7 @@ def test_settling_freezes_the_heap_until_something_unfreezes_it() -> None:
     try:
         heap.settle()
         assert not heap.unsettled() and gc.get_freeze_count() > 0
-        gc.unfreeze()  # as a screen that kept its data frozen does when it closes
+        heap.unfreeze()  # as a screen that kept its data frozen does when it closes
         assert heap.unsettled()
         heap.settle()
         assert not heap.unsettled()

@@ -40,7 +40,7 @@ from urllib.parse import urlencode
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from octowiz import __version__
+from octowiz import __version__, heap
 from octowiz.octopus import models as m
 from octowiz.octopus import transport as _transport
 from octowiz.octopus.errors import (
@@ -142,11 +142,11 @@ def _settle_young_objects() -> None:
     After each page, one young-generation pass collects the request's own cyclic garbage (asyncio
     and httpx leave ~25 such objects per request), then what survived is frozen, never walked again;
     it is still freed by reference counting when dropped. Screens that hold big listings unfreeze
-    when they close (see ``engine.prepare.scanning``), handing it all back to normal collection.
+    when they close (see :mod:`octowiz.heap`), handing it all back to normal collection.
     """
     if gc.isenabled():
         gc.collect(0)
-        gc.freeze()
+        heap.freeze()
 
 
 def check_api_key(api_key: str) -> str:

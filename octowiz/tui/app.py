@@ -12,11 +12,10 @@ from typing import TYPE_CHECKING
 from textual.app import App
 from textual.binding import Binding
 
-from octowiz import __version__
+from octowiz import __version__, heap
 from octowiz.engine.context import Context
 from octowiz.engine.steps import STEP_IDS, next_step
 from octowiz.journal import Journal, JournalError, journal_path
-from octowiz.tui import heap
 from octowiz.tui.screens.welcome import WelcomeScreen
 from octowiz.tui.styles import css_path
 from octowiz.tui.workers import work

@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from octowiz.engine.prepare.scanning import let_go
+from octowiz.heap import let_go
 
 
 class _Model:

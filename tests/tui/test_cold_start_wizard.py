@@ -7,10 +7,10 @@ from pathlib import Path
 
 from textual.widgets import Input, Static
 
+from octowiz import heap
 from octowiz.engine.context import demo_context
 from octowiz.engine.deferred_sim import DeferredSimulator
 from octowiz.sim.simulator import SERVER_URL
-from octowiz.tui import heap
 from octowiz.tui.app import make_app
 from octowiz.tui.screens.connect import ConnectScreen
 from octowiz.tui.screens.welcome import WelcomeScreen

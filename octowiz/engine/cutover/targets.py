@@ -31,12 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from octowiz import heap
 from octowiz.engine.context import Context
 from octowiz.engine.cutover import scripts
 from octowiz.engine.prepare.hosts import uri_host
 from octowiz.engine.prepare.inventory import Inventory, collect
 from octowiz.engine.prepare.rules import Targeting
-from octowiz.engine.prepare.scanning import let_go
 from octowiz.engine.recovery import Recovery
 from octowiz.journal import Action, Journal
 from octowiz.octopus import models as m
@@ -436,7 +436,7 @@ async def _read(
     # The inventory is freed on a thread: where this frame ends, that took 30-50 ms of the UI's loop.
     box: list[Any] = [inv, s_tenants, s_policies, c_machines, c_workers]
     del inv, s_tenants, s_policies, c_machines, c_workers
-    await let_go(box)
+    await heap.let_go(box)
     report = TargetsReport(
         wave,
         rows,

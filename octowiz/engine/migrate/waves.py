@@ -32,10 +32,10 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from octowiz import heap
 from octowiz.engine.prepare.inventory import Inventory, collect
 from octowiz.engine.prepare.readiness import ScanResult
 from octowiz.engine.prepare.rules import Targeting, has_uploaded_logo
-from octowiz.engine.prepare.scanning import heap_kept_out_of_full_gc, let_go
 from octowiz.octopus import models as m
 from octowiz.octopus.errors import OctopusError
 
@@ -507,7 +507,7 @@ async def build_catalog(source: OctopusClient, view: JournalView, *, stay_frozen
 
     # Thousands of models pile up while the inventory is read: keep them out of the cyclic GC's full
     # passes, which would otherwise freeze the wizard for a sixth of a second (as for the scan).
-    async with heap_kept_out_of_full_gc(stay_frozen=stay_frozen):
+    async with heap.kept_out_of_full_gc(stay_frozen=stay_frozen):
         inv, sets, tenants = await asyncio.gather(
             collect(source, parts=CATALOG_PARTS),
             listed("library variable sets", "libraryvariablesets", m.LibraryVariableSet),
@@ -518,7 +518,7 @@ async def build_catalog(source: OctopusClient, view: JournalView, *, stay_frozen
         )
         box: list[Any] = [inv, sets, tenants]
         del inv, sets, tenants
-        await let_go(box)
+        await heap.let_go(box)
     catalog.problems.update(problems)
     catalog.requests = source.request_count - before
     return catalog

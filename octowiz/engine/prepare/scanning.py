@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import dataclasses
-import gc
-import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from octowiz import heap
 from octowiz.engine.context import Context
 from octowiz.engine.prepare.inventory import PEOPLE_PARTS, Inventory, collect
 from octowiz.engine.prepare.readiness import ScanResult, scan
@@ -25,89 +21,21 @@ if TYPE_CHECKING:
     from octowiz.engine.prepare.workers import CreateResult, PoolMapping
 
 
-@contextlib.asynccontextmanager
-async def heap_kept_out_of_full_gc(
-    interval: float = 0.05, *, stay_frozen: bool = False
-) -> AsyncIterator[None]:
-    """While a large inventory is read, keep what has been read out of the cyclic GC's full passes.
-
-    A full (generation 2) collection walks every tracked object; as thousands of models accumulate,
-    each pass grows (measured: 40 ms, then 100 ms, then 180 ms on the large scenario) and freezes the
-    UI's event loop. Freezing the heap every ``interval`` keeps each pass to what is new. The models are
-    freed by reference counting when the inventory is dropped, frozen or not; at the end the heap is
-    unfrozen so normal collection resumes.
-    """
-    stop = asyncio.Event()
-
-    async def keep_freezing() -> None:
-        while not stop.is_set():
-            gc.freeze()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), interval)
-
-    task = asyncio.create_task(keep_freezing())
-    try:
-        yield
-    finally:
-        stop.set()
-        await task
-        if stay_frozen:
-            # What was read stays out of full passes until the caller unfreezes (a screen showing it,
-            # when it closes): unfreezing now would make the next full pass walk all of it at once.
-            gc.freeze()
-        else:
-            gc.unfreeze()
-
-
-async def let_go(box: list[Any]) -> None:
-    """Free what ``box`` holds on a thread, piece by piece, the box emptied.
-
-    Freeing an inventory (tens of thousands of models, hundreds of thousands of objects) is only
-    reference counting, but it takes 30-50 ms on a 2-core machine, and the release of one big list is
-    a single call the interpreter cannot interrupt: on the event loop or on a thread, that is a frozen
-    screen. Here lists, dicts and dataclasses that nothing else holds are taken apart and their members
-    dropped one at a time, so the UI's thread gets the interpreter back between them. The caller puts
-    its references in the box and deletes its own names first, so that the last references are the box's.
-    """
-    await asyncio.to_thread(_free_in_pieces, box)
-
-
-def _free_in_pieces(box: list[Any]) -> None:
-    stack = list(box)
-    box.clear()
-    while stack:
-        value = stack.pop()
-        # Held here only (this name and the call's argument): nobody can see it taken apart.
-        if sys.getrefcount(value) > 2:
-            continue
-        if type(value) is list:
-            stack.extend(value)
-            value.clear()
-        elif type(value) is dict:
-            stack.extend(value.values())
-            value.clear()
-        elif dataclasses.is_dataclass(value) and not isinstance(value, type) and hasattr(value, "__dict__"):
-            members = vars(value)
-            stack.extend(members.values())
-            members.clear()
-        # ``value`` is rebound by the next pop: this one piece is freed there.
-
-
 async def run_readiness(context: Context, journal: Journal, *, stay_frozen: bool = False) -> ScanResult:
     """Collect the inventory (read-only on both instances), run the rules, store the result.
 
-    ``stay_frozen`` leaves the heap frozen afterwards (see :func:`heap_kept_out_of_full_gc`) for a screen
-    that shows the result and unfreezes when it closes: unfreezing here made the next full pass walk
-    everything at once while that screen filled its tables (140 ms on the large scenario).
+    ``stay_frozen`` leaves the heap frozen afterwards (see :func:`octowiz.heap.kept_out_of_full_gc`)
+    for a screen that shows the result and unfreezes when it closes: unfreezing here made the next full
+    pass walk everything at once while that screen filled its tables (140 ms on the large scenario).
     """
     settings = await asyncio.to_thread(lambda: journal.settings)
-    async with heap_kept_out_of_full_gc(stay_frozen=stay_frozen):
+    async with heap.kept_out_of_full_gc(stay_frozen=stay_frozen):
         async with clients(context, settings) as (source, destination):
             inventory = await collect(source, destination)
         result = await asyncio.to_thread(scan, inventory)  # CPU-bound on large instances: off the event loop
         box: list[Any] = [inventory]
         del inventory
-        await let_go(box)
+        await heap.let_go(box)
     await asyncio.to_thread(lambda: journal.record_scan("readiness", result.to_dict(), result.at))
     return result
 
@@ -282,7 +210,7 @@ async def run_people(
     from octowiz.engine.prepare.workers import pool_mapping
 
     settings = await asyncio.to_thread(lambda: journal.settings)
-    async with heap_kept_out_of_full_gc():
+    async with heap.kept_out_of_full_gc():
         async with clients(context, settings) as (source, destination):
             inventory = await collect(source, destination, parts=PEOPLE_PARTS)
 

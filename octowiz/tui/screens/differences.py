@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -22,6 +21,7 @@ from textual.widgets import (
     TabPane,
 )
 
+from octowiz import heap
 from octowiz.engine.context import Context
 from octowiz.engine.prepare.readiness import Finding, ScanResult
 from octowiz.engine.prepare.scanning import run_readiness
@@ -112,8 +112,8 @@ class DifferencesScreen(StepScreen):
     def on_unmount(self) -> None:
         # A scan run here left the heap frozen (no full-GC pass over the inventory while its findings
         # fill the tables); leaving the screen hands it back to normal collection (the app settles it).
-        if self._scanned:
-            gc.unfreeze()
+        if self._scanned or self._frozen:
+            heap.unfreeze()
 
     # -- scanning --------------------------------------------------------------------------------
 
@@ -124,6 +124,7 @@ class DifferencesScreen(StepScreen):
         self.run_scan()
 
     _scanned = False
+    _frozen = False  # the findings were filled with the heap kept frozen (see _fill_tables)
 
     @work(exclusive=True, group="differences-scan", exit_on_error=False)
     async def run_scan(self) -> None:
@@ -210,7 +211,10 @@ class DifferencesScreen(StepScreen):
 
         table = self.query_one("#findings", DataTable)
         table.clear()
-        await add_rows(table, findings(), hidden=fill_hidden(table, len(result.findings)))
+        # Thousands of new cells: kept out of full GC passes until the screen closes (on_unmount).
+        self._frozen = True
+        async with heap.kept_out_of_full_gc(stay_frozen=True):
+            await add_rows(table, findings(), hidden=fill_hidden(table, len(result.findings)))
         if focus:
             # Arrows move through the findings at once; focused once filled, not while hidden (the
             # focus would go elsewhere and back, restyling the screen twice in one turn).

@@ -9,7 +9,6 @@ verification's differences.
 from __future__ import annotations
 
 import asyncio
-import gc
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,6 +34,7 @@ from textual.widgets import (
 )
 from textual.worker import Worker, WorkerState
 
+from octowiz import heap
 from octowiz.engine.context import Context
 from octowiz.engine.migrate.accept import accept_differences
 from octowiz.engine.migrate.run import (
@@ -472,7 +472,7 @@ class MigrateScreen(StepScreen):
             # caches) grew to 45,000-65,000 objects, and each full GC pass over them froze the UI for
             # 30-55 ms, several times a run. Frozen every half second, a full pass walks only what
             # survived since; everything is handed back to the collector when the screen closes.
-            gc.freeze()
+            heap.freeze()
             self.set_interval(self.FREEZE_INTERVAL, self._freeze_heap, name="migrate-freeze-heap")
         self.query_one("#results", DataTable).add_columns(
             "Project", "State", "Import", "Packages", "Logo", "Triggers", "Verify"
@@ -486,11 +486,11 @@ class MigrateScreen(StepScreen):
         self.action_reload()
 
     def _freeze_heap(self) -> None:
-        gc.freeze()
+        heap.freeze()
 
     def on_unmount(self) -> None:
         if not self.review:
-            gc.unfreeze()  # what was kept frozen goes back to normal collection (the app settles it)
+            heap.unfreeze()  # what was kept frozen goes back to normal collection (the app settles it)
 
     # -- reading the journal ---------------------------------------------------------------------
 
@@ -543,8 +543,14 @@ class MigrateScreen(StepScreen):
             self.query_one(f"#{self.SUMMARY_ID}", Static).update(
                 "No waves are planned yet: plan one in the Waves step first."
             )
-        self._show_results()
+        self._take_lines()
         self._buttons()
+        # The tables in the next paint: refilled with the step list, the picker and the summary in the
+        # same one, the screen took 45-50 ms to paint (python -m benchmarks.migrate_ui).
+        self.call_after_refresh(self._show_taken)
+
+    def _show_taken(self) -> None:
+        self._fill_results()
         if not self.running:
             self.query_one("#results", DataTable).focus()
 
@@ -793,8 +799,14 @@ class MigrateScreen(StepScreen):
     # -- results ---------------------------------------------------------------------------------
 
     def _show_results(self) -> None:
+        self._take_lines()
+        self._fill_results()
+
+    def _take_lines(self) -> None:
         recorded = self.recorded
         self.lines = project_lines(recorded, self.wave, self.outcomes) if recorded and self.wave else []
+
+    def _fill_results(self) -> None:
         table = self.query_one("#results", DataTable)
         table.clear()
         for line in self.lines:

@@ -9,7 +9,6 @@ Every state shown is read from Cloud; a health check asks Cloud again.
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,10 +29,10 @@ from textual.widgets import (
     TabPane,
 )
 
+from octowiz import heap
 from octowiz.engine.context import Context
 from octowiz.engine.cutover import targets as tg
 from octowiz.engine.cutover.scripts import API_KEY_ENV, HostPlan
-from octowiz.engine.prepare.scanning import heap_kept_out_of_full_gc
 from octowiz.journal import Journal, JournalError
 from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.dialogs import Confirmed, TypedConfirm
@@ -184,12 +183,12 @@ class TargetsScreen(ChangeStepScreen):
     def on_unmount(self) -> None:
         # What was read and shown stayed frozen (no full-GC pause while it is shown); leaving the screen
         # hands it back to normal collection.
-        gc.unfreeze()
+        heap.unfreeze()
 
     def on_mount(self) -> None:
         # The heap stays frozen while the screen is shown (see on_unmount and read): freezing it now also
         # spares its first render a full-GC pass over everything already loaded (~80 ms measured).
-        gc.freeze()
+        heap.freeze()
         self.title = "octowiz — Targets"
         self.query_one("#machines", DataTable).add_columns(
             "Name", "Kind", "As", "Environments / pools", "Projects", "On Cloud", "Needs"
@@ -216,7 +215,7 @@ class TargetsScreen(ChangeStepScreen):
         try:
             # Thousands of models pile up while the wave is read: kept out of the cyclic GC's full passes
             # (each would freeze the screen for up to a quarter of a second) until the screen closes.
-            async with heap_kept_out_of_full_gc(stay_frozen=True):
+            async with heap.kept_out_of_full_gc(stay_frozen=True):
                 loaded = await load(self.context, self.journal, wave)
         except (OctopusError, JournalError, tg.TargetsError) as exc:
             self.post_message(ChangeFailed(str(exc)))
@@ -287,7 +286,7 @@ class TargetsScreen(ChangeStepScreen):
         busy = self.query_one(f"#{self.BUSY_ID}", LoadingIndicator)
         busy.display, tables[0].display, tables[1].display = True, False, False
         try:
-            async with heap_kept_out_of_full_gc(stay_frozen=True):
+            async with heap.kept_out_of_full_gc(stay_frozen=True):
                 for _ in self._fill():
                     await asyncio.sleep(PAUSE)
         finally:
