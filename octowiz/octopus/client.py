@@ -751,9 +751,20 @@ class OctopusClient:
         return out
 
     async def all_unpaged(self, coll: str, model: type[T], what: str = "") -> list[T]:
-        """A small space collection through Octopus's unpaged ``/all`` endpoint."""
-        data = await self.get_json(self.space_path(f"{coll}/all"), what=what or f"listing {coll}")
-        return [self._model(model, x, what) for x in data]
+        """A space collection through Octopus's unpaged ``/all`` endpoint.
+
+        Thousands of items (2,000 projects' channels) took 30-45 ms to validate in one go on the event
+        loop: beyond a page's worth they are validated on a thread, in small chunks.
+        """
+        what = what or f"listing {coll}"
+        data = await self.get_json(self.space_path(f"{coll}/all"), what=what)
+        adapter = _list_adapter(model)
+        try:
+            if not isinstance(data, list) or len(data) <= self.page_size:
+                return adapter.validate_python(data)
+            return await asyncio.to_thread(_validate_chunks, adapter, data)
+        except ValidationError as exc:
+            raise self._not_octopus(exc, what) from None
 
     async def get_many(self, coll: str, ids: Iterable[str], model: type[T], what: str = "") -> list[T]:
         """Look up many resources by id with batched ``ids=`` requests, not one request each."""

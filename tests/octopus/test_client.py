@@ -169,3 +169,22 @@ async def test_the_budget_holds_over_any_minute_as_written(fake_time: FakeTime, 
     # fiftieth longer, for requests that reach the instance a little late).
     assert sent[per_minute - 1] == sent[0]
     assert sent[-1] - sent[0] == pytest.approx((600 // per_minute - (600 % per_minute == 0)) * 61.2)
+
+
+async def test_a_long_unpaged_list_validated_in_chunks_gives_every_model_and_the_same_sentence(
+    sim: Simulator, source: OctopusClient
+) -> None:
+    from octowiz.octopus import models as m
+
+    await source.discover()
+    for i in range(3 * source.page_size):
+        sim.server.store.insert(
+            "environments", {"Name": f"Env {i:03}", "SpaceId": "Spaces-1"}, prefix="Environments"
+        )
+    environments = await source.all_unpaged("environments", m.Environment)
+    assert len(environments) == sim.server.store.count("environments") > source.page_size
+    assert {e.name for e in environments} >= {f"Env {i:03}" for i in range(3 * source.page_size)}
+    sim.server.store.insert("environments", {"Name": [12], "SpaceId": "Spaces-1"}, prefix="Environments")
+    with pytest.raises(Exception) as err:
+        await source.all_unpaged("environments", m.Environment)
+    assert "but not as Octopus does" in str(err.value) and "Name" in str(err.value)
