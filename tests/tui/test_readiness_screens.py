@@ -137,6 +137,30 @@ async def test_differences_scans_read_only_shows_evidence_and_is_recorded(tmp_pa
         assert journal.step_status("connectivity") == "in progress"
 
 
+async def test_the_footer_is_rebuilt_only_when_the_keys_it_offers_change(tmp_path: Path) -> None:
+    sim = Simulator(None, "demo")
+    ctx = demo_context(tmp_path, sim)
+    prepare(ctx, sim)
+    app = make_app(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await resume(pilot)
+        screen = app.screen
+        assert isinstance(screen, DifferencesScreen)
+        keys = list(screen.query(FooterKey))
+        assert "Rescan" in footer(app) and "Cancel scan" not in footer(app)
+        screen.refresh_bindings()  # nothing changed: the same keys stay
+        await settle(pilot)
+        assert list(screen.query(FooterKey)) == keys
+        screen.scanning = True  # what a scan sets: Cancel offered, Rescan and Back not
+        screen.refresh_bindings()
+        await settle(pilot)
+        assert "Cancel scan" in footer(app) and "Rescan" not in footer(app)
+        screen.scanning = False
+        screen.refresh_bindings()
+        await settle(pilot)
+        assert "Rescan" in footer(app) and "Cancel scan" not in footer(app)
+
+
 async def test_resuming_differences_shows_the_recorded_scan_until_rescan(tmp_path: Path) -> None:
     sim = Simulator(None, "demo")
     ctx = demo_context(tmp_path, sim)

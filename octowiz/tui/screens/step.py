@@ -49,6 +49,23 @@ class StepScreen(Screen[str]):
         self.journal = journal
         self.statuses = statuses
         self.review = review
+        self._keys_shown: tuple[object, ...] | None = None
+
+    def refresh_bindings(self) -> None:
+        """Have the footer show the keys again, only when what it would show has changed.
+
+        The footer rebuilds every key each time it is asked (8-12 ms of composing, layout and paint on
+        a 2-core machine), and the screens ask after every change of state, most of which leave the
+        keys as they were. Every request to refresh the footer, Textual's own included, comes here.
+        """
+        shown = tuple(
+            (key, active.binding.action, active.binding.description, active.enabled, active.tooltip)
+            for key, active in self.active_bindings.items()
+        )
+        if shown == self._keys_shown:
+            return
+        self._keys_shown = shown
+        super().refresh_bindings()
 
     def compose(self) -> ComposeResult:
         step = self.STEP
