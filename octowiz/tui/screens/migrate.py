@@ -748,7 +748,11 @@ class MigrateScreen(StepScreen):
         elif any(line.state == "differences" for line in self.lines):
             text.append(" The Verification tab lists what differs.", style="yellow")
         self.query_one(f"#{self.SUMMARY_ID}", Static).update(text)
-        self.query_one("#migrate-tabs", TabbedContent).active = "tab-results"
+        # With the refilled table (see _take), one paint after the step list and the summary.
+        self.call_after_refresh(self._show_tab, "tab-results")
+
+    def _show_tab(self, tab: str) -> None:
+        self.query_one("#migrate-tabs", TabbedContent).active = tab
 
     def on_wave_stopped(self, message: WaveStopped) -> None:
         self._end(message.recorded)
