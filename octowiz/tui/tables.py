@@ -12,7 +12,7 @@ octowiz shows is a :class:`Table`, which renders one-line text cells at half the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, cast
 
 from rich.cells import cell_len
@@ -179,33 +179,29 @@ class Table(DataTable[object]):
         finally:
             self._paint_memo = None
 
-    @property
-    def rich_style(self) -> Style:
+    def _once_per_paint(self, key: object, find: Callable[[], object]) -> object:
         memo = self._paint_memo
         if memo is None:
-            return super().rich_style
-        style = memo.get("rich_style")
-        if style is None:
-            style = memo["rich_style"] = super().rich_style
-        return cast(Style, style)
+            return find()
+        if key not in memo:
+            memo[key] = find()
+        return memo[key]
+
+    @property
+    def rich_style(self) -> Style:
+        return cast(Style, self._once_per_paint("rich_style", lambda: super(Table, self).rich_style))
 
     @property
     def background_colors(self) -> tuple[Color, Color]:
-        memo = self._paint_memo
-        if memo is None:
-            return super().background_colors
-        colors = memo.get("background_colors")
-        if colors is None:
-            colors = memo["background_colors"] = super().background_colors
+        colors = self._once_per_paint("background_colors", lambda: super(Table, self).background_colors)
         return cast(tuple[Color, Color], colors)
 
     def get_component_styles(self, *names: str) -> RenderStyles:
-        memo = self._paint_memo
-        if memo is None:
+        if self._paint_memo is None:
             return super().get_component_styles(*names)
-        styles = memo.get(names)
-        if styles is None:
-            styles = memo[names] = _StylesOfOnePaint(super().get_component_styles(*names))
+        styles = self._once_per_paint(
+            names, lambda: _StylesOfOnePaint(super(Table, self).get_component_styles(*names))
+        )
         return cast(RenderStyles, styles)
 
     def add_row(
