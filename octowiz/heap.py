@@ -1,7 +1,7 @@
 """How octowiz keeps the cyclic garbage collector and big frees from freezing the wizard.
 
 The one place that freezes and unfreezes the heap (:func:`gc.freeze`): everything else calls
-:func:`settle`, :func:`unfreeze`, :func:`kept_out_of_full_gc` and :func:`let_go` here.
+:func:`settle`, :func:`freeze`, :func:`unfreeze`, :func:`kept_out_of_full_gc` and :func:`let_go` here.
 
 Keep the wizard's long-lived objects out of the cyclic garbage collector's full passes.
 

@@ -89,7 +89,7 @@ class OctowizApp(App[None]):
     def _warm_up(self) -> None:
         """After the first screen is painted: the other screens' modules, the demo's simulator, the TLS
         context every client shares (loading the CA store, 20-30 ms, would otherwise fall on the event
-        loop when the first step opens its clients), and the heap settled (see :mod:`octowiz.tui.heap`)."""
+        loop when the first step opens its clients), and the heap settled (see :mod:`octowiz.heap`)."""
         from octowiz.engine.deferred_sim import DeferredSimulator
         from octowiz.octopus.client import default_tls_context
 

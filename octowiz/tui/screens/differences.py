@@ -110,9 +110,9 @@ class DifferencesScreen(StepScreen):
             )
 
     def on_unmount(self) -> None:
-        # A scan run here left the heap frozen (no full-GC pass over the inventory while its findings
-        # fill the tables); leaving the screen hands it back to normal collection (the app settles it).
-        if self._scanned or self._frozen:
+        # A scan run here, or the findings' fill, left the heap frozen (no full-GC pass over them while
+        # shown); leaving the screen hands it back to normal collection (the app settles it).
+        if self._frozen:
             heap.unfreeze()
 
     # -- scanning --------------------------------------------------------------------------------
@@ -123,13 +123,12 @@ class DifferencesScreen(StepScreen):
         self._set_scanning(True)
         self.run_scan()
 
-    _scanned = False
-    _frozen = False  # the findings were filled with the heap kept frozen (see _fill_tables)
+    _frozen = False  # a scan or a fill left the heap frozen (see on_unmount)
 
     @work(exclusive=True, group="differences-scan", exit_on_error=False)
     async def run_scan(self) -> None:
         """Inventory both instances and run the rules (read-only); the rules run off the event loop."""
-        self._scanned = True
+        self._frozen = True
         try:
             result = await run_readiness(self.context, self.journal, stay_frozen=True)  # see on_unmount
         except OctopusError as exc:
