@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Button, DataTable, Static, TabbedContent
 from textual.widgets._footer import FooterKey
@@ -159,6 +160,17 @@ async def test_the_footer_is_rebuilt_only_when_the_keys_it_offers_change(tmp_pat
         screen.refresh_bindings()
         await settle(pilot)
         assert "Rescan" in footer(app) and "Cancel scan" not in footer(app)
+        # While the terminal is not focused the footer ignores changes; it catches up on focus.
+        app.post_message(events.AppBlur())
+        await settle(pilot)
+        screen.query_one("#findings", DataTable).focus()  # as a screen may do meanwhile
+        await settle(pilot)
+        screen.scanning = True
+        screen.refresh_bindings()
+        await settle(pilot)
+        app.post_message(events.AppFocus())
+        await settle(pilot)
+        assert "Cancel scan" in footer(app) and "Rescan" not in footer(app)
 
 
 async def test_resuming_differences_shows_the_recorded_scan_until_rescan(tmp_path: Path) -> None:

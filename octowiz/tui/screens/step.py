@@ -59,6 +59,12 @@ class StepScreen(Screen[str]):
         a 2-core machine), and the screens ask after every change of state, most of which leave the
         keys as they were. Every request to refresh the footer, Textual's own included, comes here.
         """
+        if not self.app.app_focus:
+            # The footer ignores a refresh while the terminal is not focused, and Textual asks again
+            # when it is: that later request must go through.
+            self._keys_shown = None
+            super().refresh_bindings()
+            return
         shown = tuple(
             (key, active.binding.action, active.binding.description, active.enabled, active.tooltip)
             for key, active in self.active_bindings.items()
