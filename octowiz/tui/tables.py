@@ -84,47 +84,51 @@ LINE_CACHE_SIZE = 20_000
 def _one_line(console: Console, cell: Text, width: int, pad: int) -> list[Segment]:
     """A one-line cell as Rich renders ``Padding(cell, (0, pad))`` at ``width``, without the generic
     machinery (what ``DataTable._render_cell`` gets from ``console.render_lines``, segment for segment).
-
-    The usual cell (one line of one style that fits its column) is built directly; anything else goes
-    through Rich's wrapping and cropping.
     """
     inner = width - 2 * pad
+    first = _fitting_line(console, cell, inner) or _wrapped_line(console, cell, inner)
+    padding = [Segment(" " * pad, _NULL)] if pad else []
+    return [*padding, *first, *padding]
+
+
+def _fitting_line(console: Console, cell: Text, inner: int) -> list[Segment]:
+    """The usual cell, built directly: one line of one style that fits its column (else empty)."""
     plain = cell.plain
     justify = cell.justify
-    length = cell_len(plain) if plain and not cell.spans and "\n" not in plain and "\t" not in plain else -1
-    if 0 < length <= inner and (justify in (None, "default", "left") or not plain[-1].isspace()):
-        style = console.get_style(cell.style) if cell.style else None
-        room = inner - length
-        if justify in (None, "default"):
-            first = [Segment(plain, style)]
-            if room:
-                first.append(Segment(" " * room, _NULL))
-        elif justify == "left":
-            first = [Segment(plain + " " * room, style)]
-        elif justify == "right":
-            first = [Segment(" " * room + plain, style)]
-        elif justify == "center":
-            first = [Segment(" " * (room // 2) + plain + " " * (room - room // 2), style)]
-        else:
-            first = []
-        if first:
-            return [Segment(" " * pad, _NULL), *first, Segment(" " * pad, _NULL)] if pad else first
+    if not plain or cell.spans or "\n" in plain or "\t" in plain:
+        return []
+    length = cell_len(plain)
+    if not 0 < length <= inner or (justify in ("right", "center") and plain[-1].isspace()):
+        return []  # cropped, or trailing spaces Rich strips before justifying
+    style = console.get_style(cell.style) if cell.style else None
+    room = inner - length
+    if justify in (None, "default"):
+        return [Segment(plain, style), Segment(" " * room, _NULL)] if room else [Segment(plain, style)]
+    if justify == "left":
+        return [Segment(plain + " " * room, style)]
+    if justify == "right":
+        return [Segment(" " * room + plain, style)]
+    if justify == "center":
+        return [Segment(" " * (room // 2) + plain + " " * (room - room // 2), style)]
+    return []  # "full": Rich's way
+
+
+def _wrapped_line(console: Console, cell: Text, inner: int) -> list[Segment]:
+    """Any other cell, through Rich's wrapping and cropping: its first line, padded to ``inner``."""
     tab_size = console.tab_size if cell.tab_size is None else cell.tab_size
     lines = cell.wrap(
         console,
         inner,
-        justify=justify or "default",
+        justify=cell.justify or "default",
         overflow=cell.overflow or "fold",
         tab_size=tab_size or 8,
         no_wrap=True,
     )
     rendered = Text("\n").join(lines).render(console, end=cell.end)
-    first = next(
+    return next(
         iter(Segment.split_and_crop_lines(rendered, inner, style=_NULL, pad=True, include_new_lines=False)),
         [Segment(" " * inner, _NULL)],
     )
-    padding = [Segment(" " * pad, _NULL)] if pad else []
-    return [*padding, *first, *padding]
 
 
 class _StylesOfOnePaint:
@@ -158,11 +162,14 @@ class Table(DataTable[object]):
       it (Textual's own cache is dropped by every row added and every focus change);
     - the cell's position (Rich "meta") is added last, so the styles before it repeat from cell to
       cell and come from Rich's cache of combined styles.
+
+    It also finds the styles of one paint once, measures ``Text`` cells directly, appends a new row to
+    Textual's list of screen lines, and shows ``str`` cells as they are (each method says why).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._lines: dict[tuple[int, int], tuple[Text, list[Segment]]] = {}
+        self._lines: dict[tuple[int, int, int], tuple[Text, list[Segment]]] = {}
         self._paint_memo: dict[object, Any] | None = None
 
     # -- one paint: styles asked for again and again, found once ---------------------------------
@@ -268,7 +275,7 @@ class Table(DataTable[object]):
 
     def _cell_line(self, cell: Text, width: int, pad: int) -> list[Segment]:
         """The cell's padded line before any table style: kept while the cell object lives here."""
-        key = (id(cell), width * 64 + pad)
+        key = (id(cell), width, pad)
         kept = self._lines.get(key)
         if kept is not None and kept[0] is cell:
             return kept[1]
