@@ -293,8 +293,12 @@ class SimInstance:
         concurrent requests take one latency, as on a real server that serves them in parallel,
         instead of queueing behind this single process's CPU.
         """
-        arrived = request.scope.get(ARRIVED) or time.perf_counter()
-        at = self.clock()
+        stamped = request.scope.get(ARRIVED)
+        arrived = stamped or time.perf_counter()
+        # Over HTTP, logged as arriving when its bytes did, not when this single thread got round to
+        # it: a request queued behind another's handling would be logged late, bunched with the ones
+        # after it, and a budget read from the log would look broken when it held.
+        at = self.clock() - (time.perf_counter() - stamped if stamped else 0.0)
         delay = 0.0
         if self.config.latency_ms or self.config.jitter_ms:
             delay = (self.config.latency_ms + self._rng.random() * self.config.jitter_ms) / 1000
@@ -345,7 +349,7 @@ class SimInstance:
                     headers={"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after else None,
                 )
             try:
-                self._rate_limit(key)
+                self._rate_limit(key, at)
             except ApiError:
                 kind = "limited"
                 raise
@@ -427,16 +431,22 @@ class SimInstance:
                 return ScriptedFault(".*", pick, retry_after=1 if pick in (429, 503) else None)
         return None
 
-    def _rate_limit(self, key: str | None) -> None:
-        """Octopus's limiter (2026.3): a token bucket per user, refilled at the limit a minute."""
+    def _rate_limit(self, key: str | None, at: float = 0.0) -> None:
+        """Octopus's limiter (2026.3): a token bucket per user, refilled at the limit a minute.
+
+        Requests are counted when they arrived (``at``), as a limiter in front of the server counts
+        them, not when this single thread got round to them.
+        """
         limit = self.config.rate_limit_per_minute
         if not limit:
             return
-        now = self.clock()
+        now = at or self.clock()
         rate = limit / 60.0
         burst = float(self.config.rate_limit_burst or limit)
         with self._lock:
             tokens, stamp = self._rate.get(key or "", (burst, now))
+            # Requests handled slightly out of their order of arrival never take tokens back.
+            now = max(now, stamp)
             tokens = min(burst, tokens + (now - stamp) * rate)
             if tokens < 1:
                 self._rate[key or ""] = (tokens, now)

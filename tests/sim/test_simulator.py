@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from octowiz.sim.config import InstanceConfig
-from octowiz.sim.instance import ScriptedFault
+from octowiz.sim.instance import ARRIVED, ScriptedFault
 from octowiz.sim.keys import CLOUD_MANAGER, SERVER_ADMIN, SERVER_READER
 from octowiz.sim.simulator import Simulator
 from tests.conftest import FakeTime
@@ -210,6 +211,53 @@ async def test_fault_injection_and_request_log(fake_time: FakeTime) -> None:
         sim.cloud.scripted.append(ScriptedFault("/environments", 0, count=1))
         with pytest.raises(httpx.RemoteProtocolError):
             await c.get(f"{sim.cloud_url}/api/Spaces-1/environments", headers=c_head)
+
+
+async def _handled_late(sim: Simulator, path: str, key: str, waited: float) -> int:
+    """Hand Cloud's app a GET whose bytes arrived ``waited`` seconds ago, as uvicorn's protocol stamps it."""
+    import time
+
+    sent: list[MutableMapping[str, Any]] = []
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "server": ("127.0.0.1", 80),
+        "client": ("127.0.0.1", 5000),
+        "root_path": "",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(b"host", b"127.0.0.1"), (b"x-octopus-apikey", key.encode())],
+        ARRIVED: time.perf_counter() - waited,
+    }
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    await sim.cloud.app(scope, receive, send)
+    return int(sent[0]["status"])
+
+
+async def test_requests_are_logged_and_limited_as_of_their_arrival(fake_time: FakeTime) -> None:
+    # Over HTTP, one thread answers every request: one that waited behind another's handling is still
+    # logged, and counted by the limiter, at the moment its bytes arrived, as a server's edge sees it.
+    # Logged when handled, a client keeping its budget would look as if it broke it.
+    limited = InstanceConfig("cloud", rate_limit_per_minute=60, rate_limit_burst=1)
+    sim = Simulator(None, "empty", cloud=limited, clock=fake_time)
+    path = "/api/Spaces-1/environments"
+    assert await _handled_late(sim, path, CLOUD_MANAGER.api_key, waited=1.5) == 200
+    assert await _handled_late(sim, path, CLOUD_MANAGER.api_key, waited=0.0) == 200
+    first, second = sim.cloud.requests
+    assert first.at == pytest.approx(fake_time.now - 1.5, abs=0.2)
+    assert second.at == pytest.approx(fake_time.now, abs=0.2)
+    # A third, arriving with the second, finds the one-request bucket empty.
+    assert await _handled_late(sim, path, CLOUD_MANAGER.api_key, waited=0.0) == 429
 
 
 async def test_latency_is_added(fake_time: FakeTime) -> None:
