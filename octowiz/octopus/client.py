@@ -225,6 +225,10 @@ class TaskProgress:
     estimated_remaining: str | None
 
 
+#: The least a budget's window is kept longer than the instance's (see ``RateBudget``'s ``slack``).
+MIN_BUDGET_SLACK = 0.1
+
+
 class RateBudget:
     """A client-side budget: never more than ``per_minute`` requests in any 60 seconds.
 
@@ -237,6 +241,10 @@ class RateBudget:
     Args:
         per_minute: the budget.
         window: the window in seconds (60; tests scale it down with the budget).
+        slack: seconds the window is kept longer than the instance's, because requests reach it a
+            little late and not all equally late (two sent a window apart may arrive a little less
+            than a window apart). None: a fiftieth of the window, and never under 0.1 s, since that
+            spread comes from networks and schedulers and does not shrink with the window.
         clock: monotonic seconds.
         sleep: how to wait (tests pass a recorder).
     """
@@ -246,6 +254,7 @@ class RateBudget:
         per_minute: int,
         *,
         window: float = 60.0,
+        slack: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -253,6 +262,7 @@ class RateBudget:
             raise ValueError("the requests-per-minute budget must be positive")
         self.limit = per_minute
         self.window = window
+        self.slack = max(window / 50, MIN_BUDGET_SLACK) if slack is None else slack
         self.clock = clock
         self.sleep = sleep
         self._sent: collections.deque[float] = collections.deque()
@@ -262,9 +272,9 @@ class RateBudget:
         """Wait until a request may go without breaking the budget, and count it as sent."""
         async with self._lock:
             now = self.clock()
-            # A request reaches the instance a little after it leaves, and not all equally late: the
-            # window kept here is a fiftieth longer, so the instance never counts more in its own.
-            window = self.window * 1.02
+            # The window kept here is longer than the instance's by the spread in how late requests
+            # reach it, so the instance never counts more in its own.
+            window = self.window + self.slack
             while self._sent and self._sent[0] <= now - window:
                 self._sent.popleft()
             if len(self._sent) >= self.limit:

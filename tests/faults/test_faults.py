@@ -20,10 +20,13 @@ clock), a 429 asks for ``Retry-After: 0.05`` and a slow answer takes 0.1 s more.
 requests a minute, kept in the journal as ``octowiz new --requests-per-minute`` keeps it, and the
 client's window is scaled down with it: 18 requests in any second (``RateBudget``'s ``window``; a
 minute's window would never fill in a run of seconds). The demo wave sends Cloud about 90 requests,
-so the window fills and the budget paces the run (about 4 s, against 0.5 s unbudgeted): no second of
+so the window fills and the budget paces the run (about 5 s, against 0.5 s unbudgeted): no second of
 the simulator's log may hold more than 18 requests, plus one for the time between sending and
-arriving. Cloud's own limiter is set 10 % above the budget (as octowiz's 180 a minute sits under
-Cloud's documented 200), with a burst of a second's budget, and must never have to refuse a request.
+arriving. The log stamps each request when its bytes arrived, not when the simulator's one thread got
+round to it, and the budget keeps its window 0.1 s longer than the instance's (a fiftieth of a
+minute's would be 20 ms of a second's, less than a loaded machine's threads can lag). Cloud's own
+limiter is set 10 % above the budget (as octowiz's 180 a minute sits under Cloud's documented 200),
+with a burst of a second's budget, and must never have to refuse a request.
 """
 
 from __future__ import annotations
