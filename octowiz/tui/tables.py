@@ -12,7 +12,7 @@ octowiz shows is a :class:`Table`, which renders one-line text cells at half the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 from rich.cells import cell_len
@@ -20,12 +20,11 @@ from rich.console import Console, RenderableType
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text, TextType
-from textual.color import Color
 from textual.css.styles import RenderStyles
-from textual.geometry import Region
-from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
+
+from octowiz.tui.onepaint import OnePaint
 
 #: Cells added before the filler pauses.
 CELLS_PER_SLICE = 480
@@ -148,7 +147,7 @@ class _StylesOfOnePaint:
         return getattr(self._styles, name)
 
 
-class Table(DataTable[object]):
+class Table(OnePaint, DataTable[object]):
     """Textual's ``DataTable``, rendering its one-line text cells through a short path.
 
     A shown table renders every visible cell again after any change (rows added, focus, resize): for
@@ -170,38 +169,11 @@ class Table(DataTable[object]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._lines: dict[tuple[int, int, int], tuple[Text, list[Segment]]] = {}
-        self._paint_memo: dict[object, Any] | None = None
 
-    # -- one paint: styles asked for again and again, found once ---------------------------------
+    # -- one paint: styles asked for again and again, found once (see ``onepaint``) -------------
     #
-    # Textual asks, for every line it paints, for the table's style, its background colours and the
-    # styles of the header and of the row's stripe, each found by walking every ancestor's CSS (0.1-0.2
-    # ms a walk in a step screen, 3-4 walks a line). None of them can change while one paint runs, so
-    # within one ``render_lines`` each is found once.
-
-    def render_lines(self, crop: Region) -> list[Strip]:
-        self._paint_memo = {}
-        try:
-            return super().render_lines(crop)
-        finally:
-            self._paint_memo = None
-
-    def _once_per_paint(self, key: object, find: Callable[[], object]) -> object:
-        memo = self._paint_memo
-        if memo is None:
-            return find()
-        if key not in memo:
-            memo[key] = find()
-        return memo[key]
-
-    @property
-    def rich_style(self) -> Style:
-        return cast(Style, self._once_per_paint("rich_style", lambda: super(Table, self).rich_style))
-
-    @property
-    def background_colors(self) -> tuple[Color, Color]:
-        colors = self._once_per_paint("background_colors", lambda: super(Table, self).background_colors)
-        return cast(tuple[Color, Color], colors)
+    # Besides its own style and background colours, the table asks for the styles of the header and
+    # of the row's stripe for every line it paints.
 
     def get_component_styles(self, *names: str) -> RenderStyles:
         if self._paint_memo is None:

@@ -51,6 +51,7 @@ from octowiz.engine.migrate.waves import project_state
 from octowiz.engine.prepare.scanning import latest_readiness
 from octowiz.journal import Journal, JournalError
 from octowiz.octopus.errors import OctopusError
+from octowiz.tui.onepaint import EventLog
 from octowiz.tui.screens.dialogs import Confirmed, Dialog, TypedConfirm
 from octowiz.tui.screens.step import StepScreen
 from octowiz.tui.screens.waves import state_style
@@ -453,7 +454,7 @@ class MigrateScreen(StepScreen):
             yield ProgressBar(total=100, show_eta=False, id="progress")
             yield Static("", id="bytes")
             yield Static("", id="task-log")
-            yield RichLog(id="events", wrap=True, auto_scroll=True)
+            yield EventLog(id="events", wrap=True, auto_scroll=True)
 
     def compose_actions(self) -> ComposeResult:
         yield Select[str]([], prompt="Wave", allow_blank=True, id="wave")

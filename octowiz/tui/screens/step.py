@@ -28,6 +28,7 @@ from textual.worker import Worker, WorkerState
 
 from octowiz.engine.context import Context
 from octowiz.journal import Journal
+from octowiz.tui.onepaint import EventLog
 from octowiz.tui.screens.welcome import demo_banner
 from octowiz.tui.widgets.steps import StepList
 
@@ -189,7 +190,7 @@ class ChangeStepScreen(StepScreen):
             yield Static("", id="stage-line")
             yield ProgressBar(total=100, show_eta=False, id="progress")
             yield Static("", id="task-log")
-            yield RichLog(id="events", wrap=True, auto_scroll=True)
+            yield EventLog(id="events", wrap=True, auto_scroll=True)
 
     def mount_progress(self) -> None:
         """Title the Progress tab's boxes (call from ``on_mount``)."""
