@@ -30,6 +30,7 @@ from octowiz.tui.screens.migrate import MigrateScreen, PasswordDialog, PreviewDi
 from octowiz.tui.screens.waves import AddToWaveDialog, WavesScreen
 from octowiz.tui.styles import css_path
 from tests.engine.test_migrate import fast_sim as migrate_fast_sim
+from tests.tui.test_paint_in_turns import _record_paints
 from tests.tui.tuikit import connected, demo_context, settle
 
 SIZE = (130, 44)
@@ -421,6 +422,40 @@ async def test_a_wave_migrates_end_to_end_and_every_project_shows_verified(
     # The password went to Octopus and nowhere else: not into the journal.
     for path in journal.path.parent.glob(journal.path.name + "*"):
         assert PASSWORD.encode() not in path.read_bytes()
+
+
+async def test_a_runs_tabs_show_their_big_boxes_one_paint_after_the_tab(
+    tmp_path: Path, sim: Simulator
+) -> None:
+    # Revealing the Progress tab (a run's start) or the Results tab (its end) was one paint of the
+    # whole tab, the run's longest stall: the logs and the detail now come one paint later. (Shown
+    # while a dialog is still closing, the tab is painted whole when the screen is back anyway.)
+    ctx, journal = await planned(tmp_path, sim, list(WAVE))
+    app = migrate_app(ctx, journal)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, MigrateScreen)
+
+        def state() -> tuple[str, bool, bool]:
+            return (
+                str(screen.query_one("#migrate-tabs", TabbedContent).active),
+                screen.query_one("#events").display,
+                screen.query_one("#result-detail").display,
+            )
+
+        paints = _record_paints(screen, state)
+        screen._show_tab("tab-progress")  # as a run starts
+        await settle(pilot)
+        screen._show_tab("tab-results")  # as it ends
+        await settle(pilot)
+    steps = [state for i, state in enumerate(paints) if i == 0 or paints[i - 1] != state]  # each change
+    assert steps == [
+        ("tab-progress", False, True),
+        ("tab-progress", True, True),
+        ("tab-results", True, False),
+        ("tab-results", True, True),
+    ]
 
 
 async def test_cancelling_the_preview_imports_nothing_and_the_screen_stays_usable(
