@@ -8,7 +8,8 @@ polite to a real Octopus Cloud, and would make a wave take half a minute here).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -341,6 +342,18 @@ def migrate_app(ctx: Context, journal: Journal, *, review: bool = False) -> Host
     return Host(lambda: MigrateScreen(ctx, journal, STATUSES, review=review, settings=SETTINGS))
 
 
+@contextlib.asynccontextmanager
+async def migrate_shown(tmp: Path, sim: Simulator) -> AsyncIterator[tuple[Host, HostPilot, MigrateScreen]]:
+    """The Migrate screen on the demo's planned wave, settled."""
+    ctx, journal = await planned(tmp, sim, list(WAVE))
+    app = migrate_app(ctx, journal)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, MigrateScreen)
+        yield app, pilot, screen
+
+
 async def start(pilot: HostPilot, password: str = PASSWORD, again: str | None = None) -> None:
     """Migrate wave…, and the password twice."""
     await pilot.press("ctrl+g")
@@ -352,12 +365,7 @@ async def start(pilot: HostPilot, password: str = PASSWORD, again: str | None = 
 async def test_the_password_dialog_refuses_mismatched_or_empty_passwords(
     tmp_path: Path, sim: Simulator
 ) -> None:
-    ctx, journal = await planned(tmp_path, sim, list(WAVE))
-    app = migrate_app(ctx, journal)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, MigrateScreen)
+    async with migrate_shown(tmp_path, sim) as (app, pilot, screen):
         await start(pilot, "one-pw", "two-pw")
         await settle(pilot)
         dialog = app.screen
@@ -382,12 +390,8 @@ async def test_the_password_dialog_refuses_mismatched_or_empty_passwords(
 async def test_a_wave_migrates_end_to_end_and_every_project_shows_verified(
     tmp_path: Path, sim: Simulator
 ) -> None:
-    ctx, journal = await planned(tmp_path, sim, list(WAVE))
-    app = migrate_app(ctx, journal)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, MigrateScreen)
+    async with migrate_shown(tmp_path, sim) as (app, pilot, screen):
+        journal = screen.journal
         before = rows(screen.query_one("#results", DataTable))
         assert [(r[0], r[1]) for r in before] == [(n, "not started") for n in WAVE.values()]
         await start(pilot)
@@ -430,12 +434,7 @@ async def test_a_runs_tabs_show_their_big_boxes_one_paint_after_the_tab(
     # Revealing the Progress tab (a run's start) or the Results tab (its end) was one paint of the
     # whole tab, the run's longest stall: the logs and the detail now come one paint later. (Shown
     # while a dialog is still closing, the tab is painted whole when the screen is back anyway.)
-    ctx, journal = await planned(tmp_path, sim, list(WAVE))
-    app = migrate_app(ctx, journal)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, MigrateScreen)
+    async with migrate_shown(tmp_path, sim) as (_app, pilot, screen):
 
         def state() -> tuple[str, bool, bool]:
             return (
@@ -461,12 +460,7 @@ async def test_a_runs_tabs_show_their_big_boxes_one_paint_after_the_tab(
 async def test_cancelling_the_preview_imports_nothing_and_the_screen_stays_usable(
     tmp_path: Path, sim: Simulator
 ) -> None:
-    ctx, journal = await planned(tmp_path, sim, list(WAVE))
-    app = migrate_app(ctx, journal)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, MigrateScreen)
+    async with migrate_shown(tmp_path, sim) as (app, pilot, screen):
         await start(pilot)
         await until(pilot, lambda: isinstance(app.screen, PreviewDialog), "the import preview")
         await pilot.press("escape")
@@ -484,13 +478,8 @@ async def test_cancelling_the_preview_imports_nothing_and_the_screen_stays_usabl
 
 
 async def test_a_failure_shows_its_sentence_and_running_again_resumes(tmp_path: Path, sim: Simulator) -> None:
-    ctx, journal = await planned(tmp_path, sim, list(WAVE))
-    sim.server.tasks.failing_kinds.add("export")
-    app = migrate_app(ctx, journal)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, MigrateScreen)
+    sim.server.tasks.failing_kinds.add("export")  # the scan exports nothing
+    async with migrate_shown(tmp_path, sim) as (app, pilot, screen):
         await start(pilot)
         await until(pilot, lambda: not screen.running, "the failed export")
         await settle(pilot)
@@ -533,12 +522,8 @@ async def test_stop_ends_a_running_wave_visibly_and_the_journal_keeps_its_export
         None, "demo", server=InstanceConfig("server", task_queued_seconds=0.01, task_executing_seconds=600)
     )
     try:
-        ctx, journal = await planned(tmp_path, slow, list(WAVE))
-        app = migrate_app(ctx, journal)
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(pilot)
-            screen = app.screen
-            assert isinstance(screen, MigrateScreen)
+        async with migrate_shown(tmp_path, slow) as (_app, pilot, screen):
+            journal = screen.journal
             await start(pilot)
             await until(pilot, lambda: "Executing" in text(screen, "#stage-line"), "the export to run")
             assert screen.query_one("#stop", Button).display
