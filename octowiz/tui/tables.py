@@ -131,7 +131,7 @@ def _wrapped_line(console: Console, cell: Text, inner: int) -> list[Segment]:
 
 
 class _StylesOfOnePaint:
-    """A component's styles whose Rich style is found once (see ``Table.render_lines``)."""
+    """A component's styles whose Rich style is found once per paint (see ``Table.get_component_styles``)."""
 
     def __init__(self, styles: RenderStyles) -> None:
         self._styles = styles
