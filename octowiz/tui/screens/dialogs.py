@@ -37,6 +37,23 @@ class Dialog(ModalScreen[R]):
 
             self.call_after_refresh(show)
 
+    def when_gone(self, callback: Callable[[], object]) -> None:
+        """Call ``callback`` once the dialog has been taken off the terminal and removed.
+
+        Its result callback runs before that, while the screen beneath is not yet painted whole
+        again: work that repaints much (a run's tabs) waits for this, so it is not painted in the
+        same turn as that whole screen.
+        """
+        if not self.is_attached:
+            callback()
+            return
+        self._gone_callbacks = [*getattr(self, "_gone_callbacks", []), callback]
+
+    @on(events.Unmount)
+    def _gone(self) -> None:
+        for callback in getattr(self, "_gone_callbacks", []):
+            callback()
+
 
 class NameDialog(Dialog[str | None]):
     """Ask for a new migration's name; ``validate`` returns an error sentence or ''."""
