@@ -428,32 +428,38 @@ async def test_a_wave_migrates_end_to_end_and_every_project_shows_verified(
         assert PASSWORD.encode() not in path.read_bytes()
 
 
-async def test_a_runs_tabs_show_their_big_boxes_one_paint_after_the_tab(
-    tmp_path: Path, sim: Simulator
-) -> None:
-    # Revealing the Progress tab (a run's start) or the Results tab (its end) was one paint of the
-    # whole tab, the run's longest stall: the logs and the detail now come one paint later. (Shown
-    # while a dialog is still closing, the tab is painted whole when the screen is back anyway.)
-    async with migrate_shown(tmp_path, sim) as (_app, pilot, screen):
+async def test_a_runs_start_and_end_are_painted_a_part_at_a_time(tmp_path: Path, sim: Simulator) -> None:
+    # Each was one paint of the whole tab (with the focus moving in it), the run's longest stalls.
+    # At the start: the focus leaves the results table; then the Progress tab; then its logs. At the
+    # end: the Results tab with its table focused but out of the layout and its detail invisible in
+    # its room; then the table, at its final height; then the detail.
+    async with migrate_shown(tmp_path, sim) as (app, pilot, screen):
+        tabs = screen.query_one("#migrate-tabs", TabbedContent)
 
-        def state() -> tuple[str, bool, bool]:
+        def state() -> tuple[str, str, bool, bool, bool]:
             return (
-                str(screen.query_one("#migrate-tabs", TabbedContent).active),
+                str(tabs.active),
+                type(screen.focused).__name__,
                 screen.query_one("#events").display,
-                screen.query_one("#result-detail").display,
+                screen.query_one("#results").display,
+                screen.query_one("#result-detail").visible,
             )
 
         paints = _record_paints(screen, state)
-        screen._show_tab("tab-progress")  # as a run starts
-        await settle(pilot)
-        screen._show_tab("tab-results")  # as it ends
+        await start(pilot)
+        await until(pilot, lambda: isinstance(app.screen, PreviewDialog), "the import preview")
+        await pilot.click("#import")
+        await until(pilot, lambda: not screen.running, "the end of the wave")
         await settle(pilot)
     steps = [state for i, state in enumerate(paints) if i == 0 or paints[i - 1] != state]  # each change
     assert steps == [
-        ("tab-progress", False, True),
-        ("tab-progress", True, True),
-        ("tab-results", True, False),
-        ("tab-results", True, True),
+        ("tab-results", "Table", True, True, True),  # as the dialog is gone
+        ("tab-results", "ContentTabs", True, True, True),
+        ("tab-progress", "ContentTabs", False, True, True),
+        ("tab-progress", "ContentTabs", True, True, True),
+        ("tab-results", "Table", True, False, False),
+        ("tab-results", "Table", True, True, False),
+        ("tab-results", "Table", True, True, True),
     ]
 
 

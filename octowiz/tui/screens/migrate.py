@@ -31,6 +31,7 @@ from textual.widgets import (
     Static,
     TabbedContent,
     TabPane,
+    Tabs,
 )
 from textual.worker import Worker, WorkerState
 
@@ -436,6 +437,7 @@ class MigrateScreen(StepScreen):
         self.differences: list[tuple[ProjectLine, Difference | None]] = []
         self.stage: str | None = None
         self._preview: PreviewDialog | None = None
+        self._wave_options: list[tuple[str, str]] = []  # what the wave picker offers now
 
     # -- layout ----------------------------------------------------------------------------------
 
@@ -536,9 +538,13 @@ class MigrateScreen(StepScreen):
             started = [w for w in recorded.in_flight if w in unfinished]
             choices = started or unfinished or list(recorded.waves)
             self.wave = choices[0] if choices else None
+        # Only what changed: setting the picker's options and value restyles it, 5-7 ms of the turn
+        # that ends a run, where they are almost always the same.
         with self.prevent(Select.Changed):
-            select.set_options(options)
-            if self.wave is not None:
+            if options != self._wave_options:
+                self._wave_options = options
+                select.set_options(options)
+            if self.wave is not None and select.value != self.wave:
                 select.value = self.wave
         if not recorded.waves:
             self.query_one(f"#{self.SUMMARY_ID}", Static).update(
@@ -548,11 +554,13 @@ class MigrateScreen(StepScreen):
         self._buttons()
         # The tables in the next paint: refilled with the step list, the picker and the summary in the
         # same one, the screen took 45-50 ms to paint (python -m benchmarks.migrate_ui).
-        self.call_after_refresh(self._show_taken)
+        self.after_layout(self._show_taken)
 
     def _show_taken(self) -> None:
         self._fill_results()
-        if not self.running:
+        # Only where it shows: Textual switches to the tab of a widget that takes focus, at once and
+        # whole (48-56 ms at a run's end); a run's end switches over two paints (see _show_tab).
+        if not self.running and self.query_one("#migrate-tabs", TabbedContent).active == "tab-results":
             self.query_one("#results", DataTable).focus()
 
     @on(Select.Changed, "#wave")
@@ -606,11 +614,20 @@ class MigrateScreen(StepScreen):
                     self.begin_run(wave)
                     self.migrate(wave, password)
 
-                # The screen under the dialog is painted whole again first; the run's tab, stages and
-                # log one paint later (together, the two took 45-50 ms: benchmarks.migrate_ui).
-                self.call_after_refresh(start)
+                def leave_the_table() -> None:
+                    # The results table is about to be hidden behind the Progress tab: the tab strip
+                    # takes the focus first, in a paint of its own (the screen repainted, the table
+                    # rendered as it looks unfocused); in the tab's paint, it was 40-44 ms.
+                    self.query_one("#migrate-tabs", TabbedContent).query_one(Tabs).focus()
+                    self.after_layout(start)
 
-        self.app.push_screen(PasswordDialog(wave), entered)
+                # Paint by paint: the screen under the dialog whole again once the dialog is removed;
+                # the focus; the run's tab and stages; its logs (see _show_tab). Together, the first
+                # two took 45-50 ms (python -m benchmarks.migrate_ui).
+                dialog.when_gone(lambda: self.after_layout(leave_the_table))
+
+        dialog = PasswordDialog(wave)
+        self.app.push_screen(dialog, entered)
 
     def begin_run(self, wave: str) -> None:
         """Show a run of ``wave`` starting (before its worker does: a second run cannot start meanwhile)."""
@@ -749,32 +766,56 @@ class MigrateScreen(StepScreen):
         elif any(line.state == "differences" for line in self.lines):
             text.append(" The Verification tab lists what differs.", style="yellow")
         self.query_one(f"#{self.SUMMARY_ID}", Static).update(text)
-        # With the refilled table (see _take), one paint after the step list and the summary.
-        self.call_after_refresh(self._show_tab, "tab-results")
+        # Paint by paint: the step list and the summary; the table refilled and focused while its tab
+        # is still hidden (see _take); the tab; its detail (see _show_tab). In one paint, the refilled
+        # and focused table and the tab took 42-44 ms (python -m benchmarks.migrate_ui).
+        self.after_layout(lambda: self.after_layout(lambda: self._show_tab("tab-results")))
 
-    #: What a tab shows one paint after the rest of it (see ``_show_tab``).
-    SHOWN_LATER = {"tab-progress": ("#task-log", "#events"), "tab-results": ("#result-detail",)}
+    #: What a tab shows after the rest of it, paint by paint (see ``_show_tab``).
+    SHOWN_LATER: dict[str, tuple[tuple[str, ...], ...]] = {
+        "tab-progress": (("#task-log", "#events"),),
+        "tab-results": (("#results",), ("#result-detail",)),
+    }
+    #: Of those, what waits invisible in its room rather than out of the layout.
+    KEEPS_ROOM = frozenset({"result-detail"})
 
     def _show_tab(self, tab: str) -> None:
-        """Show ``tab`` over two paints: first the tab, then its big boxes (the logs, the detail).
+        """Show ``tab`` over a few paints: first the tab, then its big boxes (the logs; the table, then
+        its detail), each in a paint of its own.
 
         Revealing a tab lays out and renders its whole area at once, 40-55 ms on a 2-core machine for
         the Progress tab at a run's start and the Results tab at its end: the longest stalls of a run
-        (``python -m benchmarks.migrate_ui``). Split, each paint renders about half.
+        (``python -m benchmarks.migrate_ui``). Split, no paint renders more than about half of it.
+
+        The results table is focused while it is out of the layout (Textual allows that, not for a
+        widget that is merely invisible): the focus moving repaints the screen and the tab strip in
+        the tab's light paint, and the table is rendered once, as focused, when it shows. Its detail
+        waits invisible in its room, so the table shows at its final height: 18 rows to render for a
+        50-project wave, not 30.
         """
         tabs = self.query_one("#migrate-tabs", TabbedContent)
         if tabs.active == tab:
             return
-        later = [self.query_one(selector) for selector in self.SHOWN_LATER.get(tab, ())]
-        for widget in later:
-            widget.display = False
+        stages = [[self.query_one(selector) for selector in stage] for stage in self.SHOWN_LATER.get(tab, ())]
+        for stage in stages:
+            for widget in stage:
+                if widget.id in self.KEEPS_ROOM:
+                    widget.visible = False
+                else:
+                    widget.display = False
         tabs.active = tab
+        if tab == "tab-results" and not self.running:
+            self.query_one("#results", DataTable).focus()
 
-        def show_the_rest() -> None:
-            for widget in later:
+        def show_next() -> None:
+            for widget in stages.pop(0):
                 widget.display = True
+                widget.visible = True
+            if stages:
+                self.after_layout(show_next)
 
-        self.call_after_refresh(show_the_rest)
+        if stages:
+            self.after_layout(show_next)
 
     def on_wave_stopped(self, message: WaveStopped) -> None:
         self._end(message.recorded)
@@ -975,15 +1016,17 @@ class MigrateScreen(StepScreen):
     # -- leaving ---------------------------------------------------------------------------------
 
     def _buttons(self) -> None:
-        for button in self.query("#migrate").results(Button):
-            button.disabled = self.wave is None
-            button.display = not self.running  # Stop takes its place while a wave runs
-        for button in self.query("#stop").results(Button):
-            button.display = self.running
-        for button in self.query("#continue").results(Button):
-            button.disabled = self.running or not (self.recorded and self.recorded.complete())
-        for button in self.query("#back").results(Button):
-            button.disabled = self.running
+        # By id (Textual caches those lookups): a query walking the whole screen for each button took
+        # a fifth of this at a run's start and end. A review has no run buttons.
+        if (migrate := self.query_one_optional("#migrate", Button)) is not None:
+            migrate.disabled = self.wave is None
+            migrate.display = not self.running  # Stop takes its place while a wave runs
+        if (stop := self.query_one_optional("#stop", Button)) is not None:
+            stop.display = self.running
+        if (go_on := self.query_one_optional("#continue", Button)) is not None:
+            go_on.disabled = self.running or not (self.recorded and self.recorded.complete())
+        if (back := self.query_one_optional("#back", Button)) is not None:
+            back.disabled = self.running
         self.query_one("#wave", Select).disabled = self.running
         self.refresh_bindings()  # the footer offers what check_action allows now
 
