@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -119,10 +120,20 @@ class StepScreen(Screen[str]):
         self.refresh(layout=True, repaint=False)  # a layout, not a repaint of the whole screen
 
     def _laid_out(self, _screen: Screen[Any]) -> None:
-        """In the paint (a subscription that runs at once): what was asked for before it, to run next."""
+        """In the paint (a subscription that runs at once): what was asked for before it, to run next.
+
+        Textual lays out a screen that is not shown yet (being pushed) or no longer on top without
+        painting it, and says so all the same: then the callbacks wait for a layout once it is shown.
+        """
+        if not self._after_layout:
+            return
+        if not self.is_current:
+            self.refresh(layout=True, repaint=False)
+            return
         callbacks, self._after_layout = self._after_layout, []
-        if callbacks:
-            self.call_next(self._run_after_layout, callbacks)
+        # Not straight after the paint: the loop first runs what is due (a key pressed meanwhile),
+        # else the next part's paint would follow in the same stretch, as one stall.
+        asyncio.get_running_loop().call_later(0, self.call_next, self._run_after_layout, callbacks)
 
     @staticmethod
     def _run_after_layout(callbacks: list[Callable[[], object]]) -> None:
