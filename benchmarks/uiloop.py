@@ -62,7 +62,7 @@ class Stalls:
         own_by_phase: ``own_worst`` in each phase.
         own_over: how many times ``own`` was over :data:`STALL_GOAL`.
         machine: the hiccups of a process that does nothing but wait, run beside the watch
-            (:func:`machine_hiccups`): what the machine alone does to a timer in the same minutes.
+            (:class:`SleepingControl`): what the machine alone does to a timer in the same minutes.
     """
 
     worst: float = 0.0
@@ -169,8 +169,8 @@ async def watching_the_loop(phase: Callable[[], str] | None = None) -> AsyncIter
                 stalls.by_phase[name] = max(stalls.by_phase.get(name, 0.0), late)
 
     asyncio.Handle._run = timed  # type: ignore[method-assign,assignment]
-    control = machine_hiccups()
-    control.__enter__()
+    control = SleepingControl()
+    control.start()
     watcher = asyncio.create_task(monitor())
     # OCTOWIZ_BENCH_PROFILE=1: the callbacks and messages of each stall over the goal, printed at the end;
     # =2: also sample where the UI thread is while it stalls (a thread that takes the GIL: stalls grow).
@@ -202,7 +202,7 @@ async def watching_the_loop(phase: Callable[[], str] | None = None) -> AsyncIter
         try:
             stalls.machine = control.result()
         finally:
-            control.__exit__()
+            control.kill()
         asyncio.Handle._run = original  # type: ignore[method-assign]
         if profiling:
             MessagePump._dispatch_message = dispatch  # type: ignore[method-assign]
@@ -216,7 +216,7 @@ async def watching_the_loop(phase: Callable[[], str] | None = None) -> AsyncIter
 
 @dataclass
 class Hiccups:
-    """How late a 10 ms sleep woke in a process that does nothing else (see :func:`machine_hiccups`)."""
+    """How late a 10 ms sleep woke in a process that does nothing else (see :class:`SleepingControl`)."""
 
     worst: float = 0.0
     over: int = 0  # times over STALL_GOAL
@@ -238,7 +238,7 @@ print(json.dumps({"worst": worst, "over": over, "samples": samples}), flush=True
 """
 
 
-class machine_hiccups:  # noqa: N801 (used as a context manager, like a function)
+class SleepingControl:
     """Beside a watch, a process that only sleeps 10 ms at a time and notes how late it wakes.
 
     On a virtual machine whose host runs other guests, every process stops now and then: on the
@@ -247,7 +247,7 @@ class machine_hiccups:  # noqa: N801 (used as a context manager, like a function
     machine's pauses from the wizard's.
     """
 
-    def __enter__(self) -> machine_hiccups:
+    def start(self) -> None:
         import subprocess
         import sys
 
@@ -255,7 +255,6 @@ class machine_hiccups:  # noqa: N801 (used as a context manager, like a function
         self._process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
         assert self._process.stdout is not None
         self._process.stdout.readline()  # "ready": sleeping from here on
-        return self
 
     def result(self) -> Hiccups:
         import signal
@@ -265,7 +264,7 @@ class machine_hiccups:  # noqa: N801 (used as a context manager, like a function
         found = json.loads(out.strip().splitlines()[-1])
         return Hiccups(float(found["worst"]), int(found["over"]), int(found["samples"]))
 
-    def __exit__(self, *_: object) -> None:
+    def kill(self) -> None:
         if self._process.poll() is None:
             self._process.kill()
             self._process.wait()

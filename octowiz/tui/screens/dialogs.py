@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from rich.table import Table
 from rich.text import Text
@@ -27,6 +27,10 @@ class Dialog(ModalScreen[R]):
     shown in the next, so neither turn is a stall a person feels.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._gone_callbacks: list[Callable[[], object]] = []
+
     @on(events.Mount)
     def _backdrop_first(self) -> None:
         for box in self.query("#dialog"):
@@ -47,11 +51,11 @@ class Dialog(ModalScreen[R]):
         if not self.is_attached:
             callback()
             return
-        self._gone_callbacks = [*getattr(self, "_gone_callbacks", []), callback]
+        self._gone_callbacks.append(callback)
 
     @on(events.Unmount)
     def _gone(self) -> None:
-        for callback in getattr(self, "_gone_callbacks", []):
+        for callback in self._gone_callbacks:
             callback()
 
 

@@ -559,7 +559,7 @@ class MigrateScreen(StepScreen):
     def _show_taken(self) -> None:
         self._fill_results()
         # Only where it shows: Textual switches to the tab of a widget that takes focus, at once and
-        # whole (48-56 ms at a run's end); a run's end switches over two paints (see _show_tab).
+        # whole (48-56 ms at a run's end); a run's end shows it a part at a time (see _show_tab).
         if not self.running and self.query_one("#migrate-tabs", TabbedContent).active == "tab-results":
             self.query_one("#results", DataTable).focus()
 
