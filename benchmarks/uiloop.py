@@ -133,9 +133,6 @@ async def watching_the_loop(phase: Callable[[], str] | None = None) -> AsyncIter
             own = min(late, used)
             stalls.own_worst = max(stalls.own_worst, own)
             stalls.own_over += own > STALL_GOAL
-            if phase is not None:
-                name = phase()
-                stalls.own_by_phase[name] = max(stalls.own_by_phase.get(name, 0.0), own)
             if profiling and late > shown_over:
                 now = time.perf_counter()
                 window = [r for r in recent if r[1] >= now - late - 0.01]
@@ -167,6 +164,7 @@ async def watching_the_loop(phase: Callable[[], str] | None = None) -> AsyncIter
             if phase is not None:
                 name = phase()
                 stalls.by_phase[name] = max(stalls.by_phase.get(name, 0.0), late)
+                stalls.own_by_phase[name] = max(stalls.own_by_phase.get(name, 0.0), own)
 
     asyncio.Handle._run = timed  # type: ignore[method-assign,assignment]
     control = SleepingControl()
