@@ -20,6 +20,7 @@ from rich.console import Console, RenderableType
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text, TextType
+from textual import events
 from textual.css.styles import RenderStyles
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
@@ -163,12 +164,28 @@ class Table(OnePaint, DataTable[object]):
       cell and come from Rich's cache of combined styles.
 
     It also finds the styles of one paint once, measures ``Text`` cells directly, appends a new row to
-    Textual's list of screen lines, and shows ``str`` cells as they are (each method says why).
+    Textual's list of screen lines, keeps its rendered lines when only its height changes, and shows
+    ``str`` cells as they are (each method says why).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._lines: dict[tuple[int, int, int], tuple[Text, list[Segment]]] = {}
+        self._width_rendered: int | None = None
+
+    def _on_resize(self, event: events.Resize) -> None:
+        """A new height keeps every line rendered so far; only a new width renders them all again.
+
+        Textual counts any resize as a change of the table, which drops every cached line, cell and
+        row: a table that grows (revealed a few rows at a time, or a panel beneath it shrinking) would
+        render all its visible cells again, 30-60 ms for a wide one on a 2-core machine. A line's
+        segments depend on the table's width (the space after the last column), not on its height,
+        and Textual's line cache is keyed by the line's position and width already.
+        """
+        width = event.size.width
+        if width == self._width_rendered:
+            event.prevent_default()  # Textual's handler (DataTable's) would drop every cache
+        self._width_rendered = width
 
     # -- one paint: styles asked for again and again, found once (see ``onepaint``) -------------
     #

@@ -201,3 +201,54 @@ async def test_rows_added_slice_by_slice_land_on_the_lines_textual_would_give_th
         assert table.cursor_row == 300 and "m299" in "".join(
             s.text for s in table.render_line(table.size.height - 1)
         )
+
+
+class _ResizedApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield DataTable(id="usual", zebra_stripes=True, cursor_type="row")
+        yield Table(id="short", zebra_stripes=True, cursor_type="row")
+
+
+async def test_a_table_that_only_grows_taller_renders_only_its_new_lines_and_shows_what_textual_does() -> None:
+    app = _ResizedApp()
+    async with app.run_test(size=(100, 60)) as pilot:
+        usual = app.query_one("#usual", DataTable)
+        short = app.query_one("#short", Table)
+        for table in (usual, short):
+            table.styles.height = 8
+            table.add_columns("Name", "State", "Count")
+            for i in range(200):
+                table.add_row(Text(f"project {i}", style="bold" if i % 3 else ""), Text("ready"), Text(str(i)))
+            table.move_cursor(row=3)
+        await pilot.pause()
+
+        rendered: list[tuple[int, int]] = []
+        fast = Table._render_cell
+
+        def counting(self: Table, row: int, column: int, *args: object, **kwargs: object) -> object:
+            rendered.append((row, column))
+            return fast(self, row, column, *args, **kwargs)  # type: ignore[arg-type]
+
+        def lines(table: DataTable[object]) -> list[str]:
+            return ["".join(s.text for s in strip) for strip in table.render_lines(table.size.region)]
+
+        Table._render_cell = counting  # type: ignore[assignment,method-assign]
+        try:
+            assert lines(short) == lines(usual)
+            before = len(rendered)
+            for table in (usual, short):
+                table.styles.height = 20  # taller: 12 more lines
+            await pilot.pause()
+            assert short.size.height == 20 and lines(short) == lines(usual)
+            assert 0 < len(rendered) - before <= 12 * 3  # only the new lines' cells
+            for table in (usual, short):
+                table.styles.height = 10  # shorter: every line it shows was rendered already
+            await pilot.pause()
+            before = len(rendered)
+            assert lines(short) == lines(usual) and len(rendered) == before
+            for table in (usual, short):
+                table.styles.width = 60  # narrower: Textual's own handling (a new width drops the caches)
+            await pilot.pause()
+            assert short.size.width == 60 and lines(short) == lines(usual)
+        finally:
+            Table._render_cell = fast  # type: ignore[method-assign]
