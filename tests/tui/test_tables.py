@@ -209,7 +209,7 @@ class _ResizedApp(App[None]):
         yield Table(id="short", zebra_stripes=True, cursor_type="row")
 
 
-async def test_a_table_that_only_grows_taller_renders_only_its_new_lines_and_shows_what_textual_does() -> None:
+async def test_a_table_grown_taller_renders_only_its_new_lines_and_shows_what_textual_does() -> None:
     app = _ResizedApp()
     async with app.run_test(size=(100, 60)) as pilot:
         usual = app.query_one("#usual", DataTable)
@@ -218,7 +218,9 @@ async def test_a_table_that_only_grows_taller_renders_only_its_new_lines_and_sho
             table.styles.height = 8
             table.add_columns("Name", "State", "Count")
             for i in range(200):
-                table.add_row(Text(f"project {i}", style="bold" if i % 3 else ""), Text("ready"), Text(str(i)))
+                table.add_row(
+                    Text(f"project {i}", style="bold" if i % 3 else ""), Text("ready"), Text(str(i))
+                )
             table.move_cursor(row=3)
         await pilot.pause()
 
