@@ -129,6 +129,9 @@ class WelcomeScreen(Screen[WelcomeChoice]):
         else:
             self.query_one("#new", Button).focus()
         self._set_buttons()
+        # Resume, Review and Delete are allowed now: the footer must say so even when the focus did
+        # not move (the table may have had it already), which is what would have told it.
+        self.refresh_bindings()
 
     def _set_buttons(self) -> None:
         has = bool(self.migrations)
