@@ -1,8 +1,9 @@
 """A step screen and a dialog paint over several turns of the event loop, never one long paint.
 
 Showing a screen renders the whole terminal: 45-70 ms in one turn on a 2-core machine, a stall a person
-feels. Step screens paint the frame, then their body, then their tabs; dialogs paint the dimmed
-screen beneath, then their box (``python -m benchmarks.scan`` and the other UI benchmarks measure it).
+feels. Step screens paint the frame, then their body, their tab strip, then the tab panes; dialogs paint
+the dimmed screen beneath, then their box (``python -m benchmarks.scan`` and the other UI benchmarks
+measure it).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Input, TabbedContent
+from textual.widgets import ContentSwitcher, Input, TabbedContent
 
 from octowiz.sim.simulator import Simulator
 from octowiz.tui.app import make_app
@@ -43,15 +44,17 @@ async def test_a_step_screen_paints_frame_body_and_tabs_in_turns(tmp_path: Path)
         await settle(pilot)
         screen = DifferencesScreen(ctx, journal, {}, None, review=True)
 
-        def state() -> tuple[bool, bool]:
+        def state() -> tuple[bool, bool, bool]:
             body = screen.query_one("#differences-body", Vertical)
-            return body.display, screen.query_one("#differences-tabs", TabbedContent).display
+            tabs = screen.query_one("#differences-tabs", TabbedContent)
+            return body.display, tabs.display, tabs.query_one(ContentSwitcher).display
 
         paints = _record_paints(screen, state)
         await app.push_screen(screen)
         await settle(pilot)
     steps = list(dict.fromkeys(paints))  # each state once, in the order first painted
-    assert steps == [(False, False), (True, False), (True, True)]
+    # The frame; the body; its tab strip; the tab panes.
+    assert steps == [(False, False, False), (True, False, False), (True, True, False), (True, True, True)]
 
 
 async def test_a_dialog_paints_its_box_after_the_screen_beneath_and_keeps_the_focus(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import (
     Button,
+    ContentSwitcher,
     DataTable,
     Footer,
     Header,
@@ -119,6 +120,17 @@ class StepScreen(Screen[str]):
         self._after_layout.append(callback)
         self.refresh(layout=True, repaint=False)  # a layout, not a repaint of the whole screen
 
+    async def painted(self) -> None:
+        """Return once the screen has been laid out and painted again (:meth:`after_layout`, awaited)."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def painted() -> None:
+            if not done.done():  # the waiting task may have been cancelled
+                done.set_result(None)
+
+        self.after_layout(painted)
+        await done
+
     def _laid_out(self, _screen: Screen[Any]) -> None:
         """In the paint (a subscription that runs at once): what was asked for before it, to run next.
 
@@ -142,20 +154,26 @@ class StepScreen(Screen[str]):
 
     @on(events.Mount)
     def _frame_first(self) -> None:
-        """Paint the screen over three turns of the event loop: the frame, the body, then its tabs.
+        """Paint the screen over four turns of the event loop: the frame, the body, its tab strip, then
+        the tab panes.
 
         A new screen is laid out and rendered whole in the turn that shows it: on a 2-core machine
-        45-60 ms for a step screen, a stall a person feels. The body (summary, tabs, actions) is
-        hidden for that first paint and shown right after it, its tabs (most of the widgets and
-        lines) one paint later.
+        45-60 ms for a step screen, a stall a person feels (twice that on a slower one). The body
+        (summary, tabs, actions) is hidden for that first paint and shown right after it, its tab
+        strip one paint later, and the panes (most of the widgets and lines) one paint after that.
         """
         self.screen_layout_refresh_signal.subscribe(self, self._laid_out, immediate=True)
         body = self.query_one(f"#{self.STEP}-body", Vertical)
         tabs = self.query_one(f"#{self.STEP}-tabs", TabbedContent)
-        body.display = tabs.display = False
+        panes = tabs.query_one(ContentSwitcher)
+        body.display = tabs.display = panes.display = False
+
+        def show_panes() -> None:
+            panes.display = True
 
         def show_tabs() -> None:
             tabs.display = True
+            self.after_layout(show_panes)
 
         def show_body() -> None:
             body.display = True
