@@ -12,7 +12,7 @@ octowiz shows is a :class:`Table`, which renders one-line text cells at half the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, cast
 
 from rich.cells import cell_len
@@ -22,6 +22,7 @@ from rich.style import Style
 from rich.text import Text, TextType
 from textual import events
 from textual.css.styles import RenderStyles
+from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
@@ -67,6 +68,34 @@ async def add_rows(table: DataTable[object], rows: Iterable[Row], *, hidden: boo
     finally:
         table.display = shown
     return added
+
+
+#: Lines a table revealed by :func:`reveal` shows more of at each paint.
+LINES_PER_PAINT = 8
+
+
+async def reveal(table: Table, painted: Callable[[], Awaitable[None]]) -> None:
+    """Show a table that was filled hidden, its header first, then :data:`LINES_PER_PAINT` more lines
+    at each paint, ``painted()`` awaited between steps (``StepScreen.painted``).
+
+    Shown at once, a wide table renders every visible cell in one paint (30-60 ms on a 2-core
+    machine), on top of the screen's new layout. Here the table takes its room at once, with its
+    lines blank below those shown so far; each later paint renders only the lines new since the last
+    (the others come from the table's cache) and changes nothing else on the screen. Give the table
+    the focus, its cursor and anything beside it before: each of those renders its lines again.
+    """
+    shown = table.header_height if table.show_header else 0
+    table.shown_lines = shown
+    table.display = True
+    try:
+        while True:
+            await painted()
+            if shown >= table.size.height:
+                return
+            shown += LINES_PER_PAINT
+            table.shown_lines = shown
+    finally:
+        table.shown_lines = None
 
 
 _NULL = Style.null()
@@ -172,6 +201,25 @@ class Table(OnePaint, DataTable[object]):
         super().__init__(*args, **kwargs)
         self._lines: dict[tuple[int, int, int], tuple[Text, list[Segment]]] = {}
         self._width_rendered: int | None = None
+        self._shown_lines: int | None = None
+
+    @property
+    def shown_lines(self) -> int | None:
+        """How many of its lines (from the top, the header's included) the table shows; the others
+        are left blank, not rendered. ``None``: all of them (see :func:`reveal`)."""
+        return self._shown_lines
+
+    @shown_lines.setter
+    def shown_lines(self, lines: int | None) -> None:
+        if lines != self._shown_lines:
+            self._shown_lines = lines
+            self.refresh()  # the lines already shown come from the line cache
+
+    def render_line(self, y: int) -> Strip:
+        shown = self._shown_lines
+        if shown is not None and y >= shown:
+            return Strip.blank(self.size.width, self.rich_style)
+        return super().render_line(y)
 
     def _on_resize(self, event: events.Resize) -> None:
         """A new height keeps every line rendered so far; only a new width renders them all again.

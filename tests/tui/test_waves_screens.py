@@ -27,9 +27,11 @@ from octowiz.journal import Journal
 from octowiz.octopus.urls import normalise_base_url
 from octowiz.sim.config import InstanceConfig
 from octowiz.sim.simulator import Simulator
+from octowiz.tui import tables
 from octowiz.tui.screens.migrate import MigrateScreen, PasswordDialog, PreviewDialog
 from octowiz.tui.screens.waves import AddToWaveDialog, WavesScreen
 from octowiz.tui.styles import css_path
+from octowiz.tui.tables import Table
 from tests.engine.test_migrate import fast_sim as migrate_fast_sim
 from tests.tui.test_paint_in_turns import _record_paints
 from tests.tui.tuikit import connected, demo_context, settle
@@ -155,6 +157,43 @@ async def test_the_catalog_lists_the_demo_by_group_with_each_projects_values(
         await settle(pilot)
         assert table.row_count == 13 + 3
     assert mutating(sim) == []  # read-only
+
+
+async def test_a_catalog_filled_hidden_is_shown_a_few_lines_a_paint_and_keeps_the_focus(
+    tmp_path: Path, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A large Server's catalog (thousands of rows) fills hidden, then shows its header, then a few more
+    # lines at each paint; the table ends with the focus, as a small catalog's does. Here the demo's
+    # 16 rows count as large: one row a slice, and three lines a paint.
+    monkeypatch.setattr(tables, "CELLS_PER_SLICE", 1)
+    monkeypatch.setattr(tables, "LINES_PER_PAINT", 3)
+    ctx, journal = await scanned(tmp_path, sim)
+    app = Host(lambda: WavesScreen(ctx, journal, STATUSES))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, WavesScreen), "the Waves step")
+        screen = app.screen
+        assert isinstance(screen, WavesScreen)
+        table = screen.query_one("#catalog", Table)
+
+        def state() -> tuple[bool, int | None, int, str]:
+            return table.display, table.shown_lines, table.row_count, type(screen.focused).__name__
+
+        paints = _record_paints(screen, state)
+        await settle(pilot)
+        shown = [(lines, focus) for display, lines, count, focus in paints if display and count == 16]
+        steps = [step for i, step in enumerate(shown) if i == 0 or shown[i - 1] != step]
+        lines = [n for n, _ in steps]
+        assert lines[0] == 2 and lines[-1] is None and len(lines) > 4  # the header, ..., every line
+        assert all(later == before + 3 for before, later in zip(lines[:-2], lines[1:-1], strict=True))
+        assert all(focus == "Table" for _, focus in steps)
+        assert not any(display and 0 < count < 16 for display, _, count, _ in paints)  # never shown half-full
+        await pilot.press("down")
+        await settle(pilot)
+        assert table.cursor_row == 1 and text(screen, "#project-detail").startswith("Acme")
+        # Enter folds the group and fills the table again: the focus comes back to it.
+        await pilot.press("up", "enter")
+        await settle(pilot)
+        assert table.row_count == 16 - 5 and screen.focused is table and table.shown_lines is None
 
 
 async def test_suggest_selects_the_engines_first_wave_and_marks_it(tmp_path: Path, sim: Simulator) -> None:

@@ -46,7 +46,7 @@ from octowiz.journal import Journal, JournalError
 from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.dialogs import Dialog
 from octowiz.tui.screens.step import StepScreen
-from octowiz.tui.tables import Row, Table, add_rows, fill_hidden
+from octowiz.tui.tables import Row, Table, add_rows, fill_hidden, reveal
 from octowiz.tui.workers import work
 
 READINESS_STYLE = {
@@ -382,12 +382,12 @@ class WavesScreen(StepScreen):
         known = {r.id for r in message.catalog.rows}
         self.selected = [pid for pid in self.selected if pid in known]
         self._set_busy(False)
-        self._show()
-        self.query_one("#catalog", DataTable).focus()
+        self._show(focus=True)
 
     # -- showing ---------------------------------------------------------------------------------
 
-    def _show(self) -> None:
+    def _show(self, *, focus: bool = False) -> None:
+        """The summary, the catalog (focused if ``focus`` or if it has the focus now), waves, selection."""
         catalog = self.catalog
         if catalog is None:
             return
@@ -408,7 +408,7 @@ class WavesScreen(StepScreen):
         for part, why in catalog.problems.items():
             summary.append(f"\n! Could not read {part}: {why}", style="yellow")
         self.query_one(f"#{self.SUMMARY_ID}", Static).update(summary)
-        self._fill_catalog()
+        self._fill_catalog(focus=focus)
         self._fill_waves()
         self._show_selection()
 
@@ -428,15 +428,16 @@ class WavesScreen(StepScreen):
         text.append(f" ({len(rows)})", style="bright_black")
         return text
 
-    def _fill_catalog(self) -> None:
-        self._fill_catalog_rows(self._cursor_key())
+    def _fill_catalog(self, *, focus: bool = False) -> None:
+        table = self.query_one("#catalog", DataTable)
+        self._fill_catalog_rows(self._cursor_key(), focus or table.has_focus)
 
     @work(exclusive=True, group="waves-table", exit_on_error=False)
-    async def _fill_catalog_rows(self, key: str | None) -> None:
+    async def _fill_catalog_rows(self, key: str | None, focus: bool) -> None:
         """The catalog's rows go into the table in batches, yielding between them: with thousands of
-        projects the screen stays live while it fills."""
+        projects the screen stays live while it fills. The table ends with the focus if ``focus``."""
         assert self.catalog is not None
-        table = self.query_one("#catalog", DataTable)
+        table = self.query_one("#catalog", Table)
         table.clear()
 
         def rows() -> Iterator[Row]:
@@ -467,21 +468,37 @@ class WavesScreen(StepScreen):
                     )
 
         # Slice by slice (see octowiz.tui.tables): the table measures every row added since it was
-        # last idle in one go, which for thousands stalls; more than a few screenfuls fill hidden.
+        # last idle in one go, which for thousands stalls; more than a few screenfuls fill hidden, and
+        # are then revealed a few lines per paint.
         many = fill_hidden(table, len(self.catalog.rows))
         busy = self.query_one(f"#{self.BUSY_ID}", LoadingIndicator)
-        busy.display = busy.display or many
+        focused = self.focused
+        if many:
+            busy.display = True
+            table.display = False  # a shown table that had the focus loses it here (Textual's rule)
+        elif focus:
+            table.focus()
         try:
             # Thousands of new cells: kept out of full GC passes (one walked them all, 45 ms, mid-fill)
             # until the screen closes (on_unmount).
             async with heap.kept_out_of_full_gc(stay_frozen=True):
-                await add_rows(table, rows(), hidden=many)
-        finally:
-            busy.display = self.busy
+                await add_rows(table, rows())
+        except BaseException:
+            busy.display, table.display = self.busy, True
+            raise
         if key is not None:
             with contextlib.suppress(RowDoesNotExist):  # the row is in a collapsed group now
                 table.move_cursor(row=table.get_row_index(key), animate=False)
         self._detail()
+        if many:
+            # Everything that renders the table's lines again (focus, cursor, the detail's height)
+            # is set before the first of them is shown; the focus in a paint of its own (the footer
+            # shows the table's keys, the tab strip restyles).
+            if focus and self.focused in (None, focused):  # unless the person moved it meanwhile
+                table.focus()
+                await self.painted()
+            busy.display = self.busy
+            await reveal(table, self.painted)
 
     def _cursor_key(self) -> str | None:
         table = self.query_one("#catalog", DataTable)
