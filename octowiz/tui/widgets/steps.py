@@ -28,13 +28,17 @@ class StepList(Static):
         super().__init__(**kw)  # type: ignore[arg-type]
         self.statuses = statuses or {}
         self.current = current
+        self._shown: tuple[dict[str, str], str | None] | None = None  # what the list shows
 
     def on_mount(self) -> None:
         self.border_title = "Steps"
         self.refresh_steps(self.statuses, self.current)
 
     def refresh_steps(self, statuses: dict[str, str], current: str | None = None) -> None:
-        """Redraw from the journal's statuses."""
+        """Redraw from the journal's statuses (only if they changed: 6-8 ms of rendering)."""
+        if self.is_mounted and self._shown == (dict(statuses), current):
+            return
+        self._shown = (dict(statuses), current)
         self.statuses, self.current = statuses, current
         text = Text()
         for step in STEPS:
