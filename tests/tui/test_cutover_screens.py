@@ -24,10 +24,14 @@ from octowiz.engine.migrate import run as migrate
 from octowiz.journal import Journal
 from octowiz.sim.keys import CLOUD_MANAGER, SERVER_ADMIN
 from octowiz.sim.simulator import Simulator
+from octowiz.tui import tables
 from octowiz.tui.screens import cutover as cutover_screens
+from octowiz.tui.screens import targets as targets_screens
 from octowiz.tui.screens.cutover import CutoverScreen
 from octowiz.tui.screens.dialogs import TypedConfirm
 from octowiz.tui.screens.targets import TargetsScreen
+from octowiz.tui.tables import Table
+from tests.tui.test_paint_in_turns import _record_paints
 from tests.tui.test_waves_screens import (
     SIZE,
     WAVE,
@@ -149,6 +153,42 @@ async def test_targets_lists_the_waves_machines_with_their_cloud_state_and_offer
         assert not screen.query_one("#run_hosts", Button).disabled
         assert screen.query_one("#continue", Button).disabled  # nothing is on Cloud yet
     assert mutating(sim) == []  # reading is read-only
+
+
+async def test_targets_filled_hidden_are_shown_a_few_lines_a_paint_with_the_machines_focused(
+    tmp_path: Path, sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A large wave's thousands of machines fill hidden, then show a few lines a paint; the machines
+    # table ends with the focus, as a small wave's does (a table hidden while focused loses it). Here
+    # the demo wave counts as large.
+    monkeypatch.setattr(targets_screens, "TABLE_BATCH", 1)
+    monkeypatch.setattr(tables, "CELLS_PER_SLICE", 1)
+    monkeypatch.setattr(tables, "LINES_PER_PAINT", 4)
+    ctx, journal = await migrated(tmp_path, sim)
+    app = targets_app(ctx, journal)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, TargetsScreen), "the Targets step")
+        screen = app.screen
+        assert isinstance(screen, TargetsScreen)
+        table = screen.query_one("#machines", Table)
+
+        def state() -> tuple[bool, int | None, int, str]:
+            return table.display, table.shown_lines, table.row_count, type(screen.focused).__name__
+
+        paints = _record_paints(screen, state)
+        await until(pilot, lambda: screen.loaded is not None, "the wave's machines")
+        await settle(pilot)
+        assert not any(display and 0 < count < 16 for display, _, count, _ in paints)  # never half-full
+        shown = [(lines, focus) for display, lines, count, focus in paints if display and count == 16]
+        steps = [step for i, step in enumerate(shown) if i == 0 or shown[i - 1] != step]
+        lines = [n for n, _ in steps]
+        assert lines[0] == 1 and lines[-1] is None and len(lines) > 3  # the header, ..., every line
+        assert all(later == before + 4 for before, later in zip(lines[:-2], lines[1:-1], strict=True))
+        assert all(focus == "Table" for _, focus in steps) and screen.focused is table
+        assert len(machines(screen)) == 16 and len(hosts(screen)) > 1
+        await pilot.press("down")
+        await settle(pilot)
+        assert table.cursor_row == 1
 
 
 async def test_ctrl_g_clones_the_canary_only_after_run_is_typed(tmp_path: Path, sim: Simulator) -> None:

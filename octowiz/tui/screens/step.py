@@ -312,6 +312,10 @@ class ChangeStepScreen(StepScreen):
     def _show(self) -> None:
         """Fill the tables from what was read."""
 
+    def focus_table(self) -> None:
+        """Give the step's table the focus (a screen whose table fills later gives it then)."""
+        self.query_one(f"#{self.TABLE_ID}", DataTable).focus()
+
     def show_loaded(
         self, statuses: dict[str, str], note: Text | None, waves: list[str] | None = None
     ) -> None:
@@ -329,7 +333,7 @@ class ChangeStepScreen(StepScreen):
                     select.value = self.wave
         self._show()
         if not self.busy and not isinstance(self.focused, DataTable):
-            self.query_one(f"#{self.TABLE_ID}", DataTable).focus()  # arrows move through the rows at once
+            self.focus_table()  # arrows move through the rows at once
         summary = self._summary()
         if note is not None:
             summary = note.append("\n").append_text(summary)

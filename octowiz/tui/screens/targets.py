@@ -37,7 +37,7 @@ from octowiz.journal import Journal, JournalError
 from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.dialogs import Confirmed, TypedConfirm
 from octowiz.tui.screens.step import ChangeDone, ChangeFailed, ChangeStepScreen
-from octowiz.tui.tables import PAUSE, Table, rows_per_slice
+from octowiz.tui.tables import PAUSE, Table, reveal, rows_per_slice
 from octowiz.tui.workers import work
 
 #: How each Cloud state reads in the tables.
@@ -156,6 +156,8 @@ class TargetsScreen(ChangeStepScreen):
         self.loaded: Loaded | None = None
         self.wave: str | None = None
         self.busy = False
+        self._filling = False  # a worker fills the tables hidden (thousands of rows)
+        self._focus_when_filled = False
         self.rows: list[tg.MachineRow] = []
 
     # -- layout ----------------------------------------------------------------------------------
@@ -271,27 +273,52 @@ class TargetsScreen(ChangeStepScreen):
         self.rows = list(report.rows) if report else []
         self.workers.cancel_group(self, "targets-table")
         if len(self.rows) + len(loaded.plans if loaded else []) <= TABLE_BATCH:
+            self._filling = False
             for _ in self._fill():  # a few rows: at once, filled by the time this message is handled
                 pass
         else:
+            self._filling = True
             self._fill_tables()
+
+    def focus_table(self) -> None:
+        if self._filling:
+            self._focus_when_filled = True  # given as the table is shown (a hidden widget loses it)
+        else:
+            super().focus_table()
 
     @work(exclusive=True, group="targets-table", exit_on_error=False)
     async def _fill_tables(self) -> None:
         """Thousands of rows go into the tables in batches, yielding between them (as Waves does): a
         table measures every row added since it was last idle in one go, which for thousands stalls."""
         # Hidden until filled: a shown table re-renders every visible line after each batch (30-60 ms
-        # measured), on top of measuring the batch; the loading indicator shows meanwhile.
-        tables = [self.query_one("#machines", DataTable), self.query_one("#hosts", DataTable)]
+        # measured), on top of measuring the batch; the loading indicator shows meanwhile. Then shown a
+        # few lines a paint (tables.reveal).
+        machines, hosts = self.query_one("#machines", Table), self.query_one("#hosts", Table)
+        before = self.focused
+        had = before if before in (machines, hosts) else None  # lost as they hide
         busy = self.query_one(f"#{self.BUSY_ID}", LoadingIndicator)
-        busy.display, tables[0].display, tables[1].display = True, False, False
+        busy.display, machines.display, hosts.display = True, False, False
         try:
             async with heap.kept_out_of_full_gc(stay_frozen=True):
                 for _ in self._fill():
                     await asyncio.sleep(PAUSE)
+        except BaseException:
+            machines.display = hosts.display = True
+            raise
         finally:
-            tables[0].display = tables[1].display = True
+            self._filling = False
             busy.display = any(w.group == "targets-read" and not w.is_finished for w in self.workers)
+        # The focus first, in a paint of its own (the footer shows the table's keys); the table in
+        # the hidden tab at once (nothing of it is painted); the shown one a few lines a paint.
+        focus = had if had is not None else machines if self._focus_when_filled else None
+        self._focus_when_filled = False
+        if focus is not None and self.focused in (None, before):  # unless the person moved it meanwhile
+            focus.focus()
+            await self.painted()
+        tabs = self.query_one(f"#{self.STEP}-tabs", TabbedContent)
+        shown, other = (hosts, machines) if tabs.active == "tab-hosts" else (machines, hosts)
+        other.display = True
+        await reveal(shown, self.painted)
 
     def _fill(self) -> Iterator[None]:
         """Fill both tables from :attr:`loaded`, yielding after every slice of rows
