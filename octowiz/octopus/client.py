@@ -31,6 +31,7 @@ import re
 import ssl
 import time
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,6 +148,30 @@ def _settle_young_objects() -> None:
     if gc.isenabled():
         gc.collect(0)
         heap.freeze()
+
+
+_decode_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+@contextlib.asynccontextmanager
+async def _decode_turn() -> AsyncIterator[None]:
+    """One page decoded per turn of the event loop, whichever listing or client it belongs to.
+
+    Decoding and validating a page of 100 items takes 5-10 ms of CPU on a 2-core machine. Pages are
+    requested eight at a time and land together, so their decodes fell in one turn of the loop: a
+    60 ms stall of the screen showing a scan. Each decode here holds the turn until the loop has run
+    once more (what else was due, a key, a paint), then hands it to the next page: the same CPU, in
+    slices a person does not notice.
+    """
+    loop = asyncio.get_running_loop()
+    turn = _decode_turns.get(loop)
+    if turn is None:
+        turn = _decode_turns[loop] = asyncio.Lock()
+    async with turn:
+        yield
+        await asyncio.sleep(0)
 
 
 def check_api_key(api_key: str) -> str:
@@ -679,15 +704,17 @@ class OctopusClient:
         base = dict(params or {})
         take = int(base.pop("take", self.page_size))
         first = await self.request("GET", path, params={**base, "skip": 0, "take": take}, what=what)
-        parsed, count, total = await decode(first)
+        async with _decode_turn():
+            parsed, count, total = await decode(first)
         out = [parsed]
         if count >= total or not count:
             return out
 
         async def fetch(skip: int) -> R:
             response = await self.request("GET", path, params={**base, "skip": skip, "take": take}, what=what)
-            page = (await decode(response))[0]
-            _settle_young_objects()
+            async with _decode_turn():
+                page = (await decode(response))[0]
+                _settle_young_objects()
             return page
 
         out.extend(await asyncio.gather(*(fetch(s) for s in range(count, total, count))))
