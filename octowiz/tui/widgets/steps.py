@@ -9,6 +9,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from octowiz.engine.steps import STEPS
+from octowiz.tui.onepaint import OnePaint
 
 _MARK = {
     "done": ("✔", "green"),
@@ -21,12 +22,13 @@ _MARK = {
 Line = tuple[tuple[str, str], ...]
 
 
-class StepList(Widget):
+class StepList(OnePaint, Widget):
     """Steps and their status; the current step is bold.
 
     Its lines are drawn directly (Textual's line API), not through a ``Static``: laying out and
     rendering the list as rich text took 8-9 ms on a 2-core machine, in the first paint of every step
-    screen. Nothing in it wraps: the longest line, a status under its step, fits the list's width.
+    screen; its style is found once per paint (``OnePaint``), not once per line. Nothing in it
+    wraps: the longest line, a status under its step, fits the list's width.
     """
 
     DEFAULT_CSS = """
