@@ -1,9 +1,9 @@
 """A step screen and a dialog paint over several turns of the event loop, never one long paint.
 
 Showing a screen renders the whole terminal: 45-70 ms in one turn on a 2-core machine, a stall a person
-feels. Step screens paint the frame, then their body, their tab strip, then the tab panes; dialogs paint
-the dimmed screen beneath, then their box (``python -m benchmarks.scan`` and the other UI benchmarks
-measure it).
+feels. Step screens paint the frame, their step list, their body, their tab strip, then the tab
+panes; dialogs paint the dimmed screen beneath, then their box (``python -m benchmarks.scan`` and the
+other UI benchmarks measure it).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from octowiz.sim.simulator import Simulator
 from octowiz.tui.app import make_app
 from octowiz.tui.screens.differences import DifferencesScreen
 from octowiz.tui.screens.migrate import PasswordDialog
+from octowiz.tui.widgets.steps import StepList
 from tests.tui.tuikit import connected, demo_context, settle
 
 
@@ -44,17 +45,24 @@ async def test_a_step_screen_paints_frame_body_and_tabs_in_turns(tmp_path: Path)
         await settle(pilot)
         screen = DifferencesScreen(ctx, journal, {}, None, review=True)
 
-        def state() -> tuple[bool, bool, bool]:
+        def state() -> tuple[bool, bool, bool, bool]:
             body = screen.query_one("#differences-body", Vertical)
             tabs = screen.query_one("#differences-tabs", TabbedContent)
-            return body.display, tabs.display, tabs.query_one(ContentSwitcher).display
+            panes = tabs.query_one(ContentSwitcher)
+            return screen.query_one(StepList).display, body.display, tabs.display, panes.display
 
         paints = _record_paints(screen, state)
         await app.push_screen(screen)
         await settle(pilot)
     steps = list(dict.fromkeys(paints))  # each state once, in the order first painted
-    # The frame; the body; its tab strip; the tab panes.
-    assert steps == [(False, False, False), (True, False, False), (True, True, False), (True, True, True)]
+    # The frame; the step list; the body; its tab strip; the tab panes.
+    assert steps == [
+        (False, False, False, False),
+        (True, False, False, False),
+        (True, True, False, False),
+        (True, True, True, False),
+        (True, True, True, True),
+    ]
 
 
 async def test_a_dialog_paints_its_box_after_the_screen_beneath_and_keeps_the_focus(tmp_path: Path) -> None:

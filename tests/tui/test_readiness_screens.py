@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Button, DataTable, Static, TabbedContent
@@ -21,12 +22,14 @@ from octowiz.journal import Journal
 from octowiz.octopus.urls import normalise_base_url
 from octowiz.sim.keys import CLOUD_MANAGER, SERVER_ADMIN
 from octowiz.sim.simulator import Simulator
+from octowiz.tui import tables
 from octowiz.tui.app import OctowizApp, make_app
 from octowiz.tui.screens.connectivity import ConnectivityScreen
 from octowiz.tui.screens.differences import DifferencesScreen
 from octowiz.tui.screens.overview import OverviewScreen
 from octowiz.tui.screens.users import ConfirmCreatePool, UsersScreen
 from octowiz.tui.screens.welcome import WelcomeScreen
+from octowiz.tui.tables import Table
 from tests.tui.tuikit import connected, demo_context, settle
 
 SIZE = (130, 44)
@@ -136,6 +139,30 @@ async def test_differences_scans_read_only_shows_evidence_and_is_recorded(tmp_pa
     with Journal.open(path, lock=False) as journal:
         assert journal.step_status("differences") == "done"
         assert journal.step_status("connectivity") == "in progress"
+
+
+async def test_many_findings_fill_hidden_then_show_a_few_lines_a_paint_focused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Thousands of findings (here the demo's, with one row a slice) fill hidden and are then shown a
+    # few lines a paint, the findings table focused for the arrows.
+    monkeypatch.setattr(tables, "CELLS_PER_SLICE", 1)
+    monkeypatch.setattr(tables, "LINES_PER_PAINT", 3)
+    sim = Simulator(None, "demo")
+    ctx = demo_context(tmp_path, sim)
+    prepare(ctx, sim)
+    app = make_app(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await resume(pilot)
+        screen = app.screen
+        assert isinstance(screen, DifferencesScreen) and screen.result is not None
+        findings = screen.query_one("#findings", Table)
+        assert findings.row_count == len(screen.result.findings) > 4  # filled hidden
+        assert findings.display and findings.shown_lines is None and screen.focused is findings
+        assert rows(findings)[0][0] == "BLOCKER"
+        await pilot.press("down")
+        await settle(pilot)
+        assert findings.cursor_row == 1
 
 
 async def test_the_footer_is_rebuilt_only_when_the_keys_it_offers_change(tmp_path: Path) -> None:

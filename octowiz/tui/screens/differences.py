@@ -28,7 +28,7 @@ from octowiz.engine.prepare.scanning import run_readiness
 from octowiz.journal import Journal
 from octowiz.octopus.errors import OctopusError
 from octowiz.tui.screens.step import StepScreen
-from octowiz.tui.tables import Row, Table, add_rows, fill_hidden
+from octowiz.tui.tables import Row, Table, add_rows, fill_hidden, reveal
 from octowiz.tui.workers import work
 
 _SEVERITY = {"blocker": ("BLOCKER", "bold red"), "warning": ("warning", "yellow"), "info": ("note", "cyan")}
@@ -208,19 +208,33 @@ class DifferencesScreen(StepScreen):
                 status = Text(p.status, style=_STATUS.get(p.status, ""))
                 yield [Text(p.name), status, Text(str(len(p.findings)))], p.project_id
 
-        table = self.query_one("#findings", DataTable)
+        table = self.query_one("#findings", Table)
+        # Thousands of findings fill hidden, then show a few lines a paint (tables.reveal).
+        many = fill_hidden(table, len(result.findings))
+        if many:
+            await self.footer_painted()  # the footer offers new keys now: painted before, not beside
+            table.display = False
         table.clear()
         # Thousands of new cells: kept out of full GC passes until the screen closes (on_unmount).
         self._frozen = True
-        async with heap.kept_out_of_full_gc(stay_frozen=True):
-            await add_rows(table, findings(), hidden=fill_hidden(table, len(result.findings)))
+        try:
+            async with heap.kept_out_of_full_gc(stay_frozen=True):
+                await add_rows(table, findings())
+        except BaseException:
+            table.display = True
+            raise
         if focus:
-            # Arrows move through the findings at once; focused once filled, not while hidden (the
-            # focus would go elsewhere and back, restyling the screen twice in one turn).
+            # Arrows move through the findings at once; focused once filled, not while shown empty
+            # (the focus would go elsewhere and back, restyling the screen twice), in a paint of its
+            # own before a hidden table shows.
             table.focus()
-        table = self.query_one("#projects", DataTable)
-        table.clear()
-        await add_rows(table, projects())
+            if many:
+                await self.painted()
+        if many:
+            await reveal(table, self.painted)
+        by_project = self.query_one("#projects", DataTable)
+        by_project.clear()
+        await add_rows(by_project, projects())
 
     def _detail(self, finding: Finding | None) -> None:
         panel = self.query_one("#finding-detail", Static)

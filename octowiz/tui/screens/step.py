@@ -131,6 +131,17 @@ class StepScreen(Screen[str]):
         self.after_layout(painted)
         await done
 
+    async def footer_painted(self) -> None:
+        """Return once a change of state and the footer it rebuilt are both painted (two paints).
+
+        The footer is rebuilt when the keys it offers change (a step that finished reading, say):
+        20-30 ms of composing, layout and paint on a 2-core machine, one paint after the change's
+        own. Heavy work that follows such a change (filling a large table) waits for this, so the
+        two do not land in one turn of the event loop.
+        """
+        await self.painted()
+        await self.painted()
+
     def _laid_out(self, _screen: Screen[Any]) -> None:
         """In the paint (a subscription that runs at once): what was asked for before it, to run next.
 
@@ -154,19 +165,21 @@ class StepScreen(Screen[str]):
 
     @on(events.Mount)
     def _frame_first(self) -> None:
-        """Paint the screen over four turns of the event loop: the frame, the body, its tab strip, then
-        the tab panes.
+        """Paint the screen over five turns of the event loop: the frame, the step list, the body, its
+        tab strip, then the tab panes.
 
         A new screen is laid out and rendered whole in the turn that shows it: on a 2-core machine
-        45-60 ms for a step screen, a stall a person feels (twice that on a slower one). The body
-        (summary, tabs, actions) is hidden for that first paint and shown right after it, its tab
-        strip one paint later, and the panes (most of the widgets and lines) one paint after that.
+        45-60 ms for a step screen, a stall a person feels (twice that on a slower one), and the
+        turn that shows it also composes it. The step list and the body (summary, tabs, actions) are
+        hidden for that first paint, the list shown right after it, the body one paint later, its
+        tab strip one paint after that, and the panes (most of the widgets and lines) last.
         """
         self.screen_layout_refresh_signal.subscribe(self, self._laid_out, immediate=True)
+        steps = self.query_one(StepList)
         body = self.query_one(f"#{self.STEP}-body", Vertical)
         tabs = self.query_one(f"#{self.STEP}-tabs", TabbedContent)
         panes = tabs.query_one(ContentSwitcher)
-        body.display = tabs.display = panes.display = False
+        steps.display = body.display = tabs.display = panes.display = False
 
         def show_panes() -> None:
             panes.display = True
@@ -179,7 +192,11 @@ class StepScreen(Screen[str]):
             body.display = True
             self.after_layout(show_tabs)
 
-        self.after_layout(show_body)
+        def show_steps() -> None:
+            steps.display = True
+            self.after_layout(show_body)
+
+        self.after_layout(show_steps)
 
     def compose_tabs(self) -> ComposeResult:
         """The tab panes of results."""

@@ -293,6 +293,7 @@ class TargetsScreen(ChangeStepScreen):
         # Hidden until filled: a shown table re-renders every visible line after each batch (30-60 ms
         # measured), on top of measuring the batch; the loading indicator shows meanwhile. Then shown a
         # few lines a paint (tables.reveal).
+        await self.footer_painted()  # the footer offers new keys now: painted before, not beside
         machines, hosts = self.query_one("#machines", Table), self.query_one("#hosts", Table)
         before = self.focused
         had = before if before in (machines, hosts) else None  # lost as they hide

@@ -438,6 +438,8 @@ class WavesScreen(StepScreen):
         projects the screen stays live while it fills. The table ends with the focus if ``focus``."""
         assert self.catalog is not None
         table = self.query_one("#catalog", Table)
+        if fill_hidden(table, len(self.catalog.rows)):
+            await self.footer_painted()  # the footer offers new keys now: painted before, not beside
         table.clear()
 
         def rows() -> Iterator[Row]:
