@@ -50,14 +50,15 @@ Row = tuple[Sequence[RenderableType], str | None]
 async def add_rows(table: DataTable[object], rows: Iterable[Row], *, hidden: bool = False) -> int:
     """Add ``(cells, key)`` rows to ``table`` slice by slice, pausing between slices; how many were added.
 
-    ``hidden``: the table is not shown until it is filled. Every row added makes a shown table render
-    all its visible lines again (30-60 ms for a wide table on a 2-core machine), so for thousands of
-    rows, filling it hidden costs one such render instead of one per slice.
+    ``hidden``: the table is hidden while it fills, and left hidden for :func:`reveal` to show (or
+    shown again at once if the filling fails). Every row added makes a shown table render all its
+    visible lines again (30-60 ms for a wide table on a 2-core machine), so for thousands of rows,
+    filling it hidden costs one such render instead of one per slice.
     """
     per_slice = rows_per_slice(table)
     shown = table.display
     if hidden:
-        table.display = False
+        table.display = False  # a table that had the focus loses it here (Textual's rule)
     added = 0
     try:
         for cells, key in rows:
@@ -65,8 +66,9 @@ async def add_rows(table: DataTable[object], rows: Iterable[Row], *, hidden: boo
                 await asyncio.sleep(PAUSE)
             table.add_row(*cells, key=key)
             added += 1
-    finally:
+    except BaseException:
         table.display = shown
+        raise
     return added
 
 

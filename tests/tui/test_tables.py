@@ -49,7 +49,7 @@ async def test_rows_fill_in_order_with_the_loop_running_between_slices() -> None
         assert {per_slice * n for n in range(1, 6)} <= set(turns)
 
 
-async def test_a_hidden_fill_shows_the_table_again_when_it_ends_or_fails() -> None:
+async def test_a_hidden_fill_shows_the_table_again_when_it_fails() -> None:
     app = _TableApp()
     async with app.run_test() as pilot:
         table: DataTable[object] = app.query_one("#t", DataTable)

@@ -213,16 +213,11 @@ class DifferencesScreen(StepScreen):
         many = fill_hidden(table, len(result.findings))
         if many:
             await self.footer_painted()  # the footer offers new keys now: painted before, not beside
-            table.display = False
         table.clear()
         # Thousands of new cells: kept out of full GC passes until the screen closes (on_unmount).
         self._frozen = True
-        try:
-            async with heap.kept_out_of_full_gc(stay_frozen=True):
-                await add_rows(table, findings())
-        except BaseException:
-            table.display = True
-            raise
+        async with heap.kept_out_of_full_gc(stay_frozen=True):
+            await add_rows(table, findings(), hidden=many)
         if focus:
             # Arrows move through the findings at once; focused once filled, not while shown empty
             # (the focus would go elsewhere and back, restyling the screen twice), in a paint of its

@@ -438,7 +438,11 @@ class WavesScreen(StepScreen):
         projects the screen stays live while it fills. The table ends with the focus if ``focus``."""
         assert self.catalog is not None
         table = self.query_one("#catalog", Table)
-        if fill_hidden(table, len(self.catalog.rows)):
+        # Slice by slice (see octowiz.tui.tables): the table measures every row added since it was
+        # last idle in one go, which for thousands stalls; more than a few screenfuls fill hidden, and
+        # are then revealed a few lines per paint.
+        many = fill_hidden(table, len(self.catalog.rows))
+        if many:
             await self.footer_painted()  # the footer offers new keys now: painted before, not beside
         table.clear()
 
@@ -469,24 +473,19 @@ class WavesScreen(StepScreen):
                         r.id,
                     )
 
-        # Slice by slice (see octowiz.tui.tables): the table measures every row added since it was
-        # last idle in one go, which for thousands stalls; more than a few screenfuls fill hidden, and
-        # are then revealed a few lines per paint.
-        many = fill_hidden(table, len(self.catalog.rows))
         busy = self.query_one(f"#{self.BUSY_ID}", LoadingIndicator)
         focused = self.focused
         if many:
             busy.display = True
-            table.display = False  # a shown table that had the focus loses it here (Textual's rule)
         elif focus:
             table.focus()
         try:
             # Thousands of new cells: kept out of full GC passes (one walked them all, 45 ms, mid-fill)
             # until the screen closes (on_unmount).
             async with heap.kept_out_of_full_gc(stay_frozen=True):
-                await add_rows(table, rows())
+                await add_rows(table, rows(), hidden=many)
         except BaseException:
-            busy.display, table.display = self.busy, True
+            busy.display = self.busy
             raise
         if key is not None:
             with contextlib.suppress(RowDoesNotExist):  # the row is in a collapsed group now
