@@ -156,7 +156,6 @@ class TargetsScreen(ChangeStepScreen):
         self.loaded: Loaded | None = None
         self.wave: str | None = None
         self.busy = False
-        self._filling = False  # a worker fills the tables hidden (thousands of rows)
         self._focus_when_filled = False
         self.rows: list[tg.MachineRow] = []
 
@@ -273,15 +272,13 @@ class TargetsScreen(ChangeStepScreen):
         self.rows = list(report.rows) if report else []
         self.workers.cancel_group(self, "targets-table")
         if len(self.rows) + len(loaded.plans if loaded else []) <= TABLE_BATCH:
-            self._filling = False
             for _ in self._fill():  # a few rows: at once, filled by the time this message is handled
                 pass
         else:
-            self._filling = True
             self._fill_tables()
 
     def focus_table(self) -> None:
-        if self._filling:
+        if any(w.group == "targets-table" and not w.is_finished for w in self.workers):
             self._focus_when_filled = True  # given as the table is shown (a hidden widget loses it)
         else:
             super().focus_table()
@@ -307,7 +304,6 @@ class TargetsScreen(ChangeStepScreen):
             machines.display = hosts.display = True
             raise
         finally:
-            self._filling = False
             busy.display = any(w.group == "targets-read" and not w.is_finished for w in self.workers)
         # The focus first, in a paint of its own (the footer shows the table's keys); the table in
         # the hidden tab at once (nothing of it is painted); the shown one a few lines a paint.
