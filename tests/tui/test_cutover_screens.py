@@ -31,7 +31,7 @@ from octowiz.tui.screens.cutover import CutoverScreen
 from octowiz.tui.screens.dialogs import TypedConfirm
 from octowiz.tui.screens.targets import TargetsScreen
 from octowiz.tui.tables import Table
-from tests.tui.test_paint_in_turns import _record_paints
+from tests.tui.test_paint_in_turns import _changes, _record_paints, _table_state
 from tests.tui.test_waves_screens import (
     SIZE,
     WAVE,
@@ -171,16 +171,12 @@ async def test_targets_filled_hidden_are_shown_a_few_lines_a_paint_with_the_mach
         screen = app.screen
         assert isinstance(screen, TargetsScreen)
         table = screen.query_one("#machines", Table)
-
-        def state() -> tuple[bool, int | None, int, str]:
-            return table.display, table.shown_lines, table.row_count, type(screen.focused).__name__
-
-        paints = _record_paints(screen, state)
+        paints = _record_paints(screen, _table_state(screen, table))
         await until(pilot, lambda: screen.loaded is not None, "the wave's machines")
         await settle(pilot)
         assert not any(display and 0 < count < 16 for display, _, count, _ in paints)  # never half-full
         shown = [(lines, focus) for display, lines, count, focus in paints if display and count == 16]
-        steps = [step for i, step in enumerate(shown) if i == 0 or shown[i - 1] != step]
+        steps = _changes(shown)
         lines = [n for n, _ in steps]
         assert lines[0] == 1 and lines[-1] is None and len(lines) > 3  # the header, ..., every line
         assert all(later == before + 4 for before, later in zip(lines[:-2], lines[1:-1], strict=True))

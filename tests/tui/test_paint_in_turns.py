@@ -8,6 +8,7 @@ other UI benchmarks measure it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from octowiz.sim.simulator import Simulator
 from octowiz.tui.app import make_app
 from octowiz.tui.screens.differences import DifferencesScreen
 from octowiz.tui.screens.migrate import PasswordDialog
+from octowiz.tui.tables import Table
 from octowiz.tui.widgets.steps import StepList
 from tests.tui.tuikit import connected, demo_context, settle
 
@@ -34,6 +36,16 @@ def _record_paints(screen: Screen[Any], state: Any) -> list[Any]:
 
     screen._compositor_refresh = recording  # type: ignore[method-assign]
     return seen
+
+
+def _changes(states: list[Any]) -> list[Any]:
+    """Each state that differs from the one before it, in order."""
+    return [state for i, state in enumerate(states) if i == 0 or states[i - 1] != state]
+
+
+def _table_state(screen: Screen[Any], table: Table) -> Callable[[], tuple[bool, int | None, int, str]]:
+    """What a paint shows of a table revealed by ``tables.reveal``: shown, lines shown, rows, focus."""
+    return lambda: (table.display, table.shown_lines, table.row_count, type(screen.focused).__name__)
 
 
 async def test_a_step_screen_paints_frame_body_and_tabs_in_turns(tmp_path: Path) -> None:

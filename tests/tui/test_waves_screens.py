@@ -33,7 +33,7 @@ from octowiz.tui.screens.waves import AddToWaveDialog, WavesScreen
 from octowiz.tui.styles import css_path
 from octowiz.tui.tables import Table
 from tests.engine.test_migrate import fast_sim as migrate_fast_sim
-from tests.tui.test_paint_in_turns import _record_paints
+from tests.tui.test_paint_in_turns import _changes, _record_paints, _table_state
 from tests.tui.tuikit import connected, demo_context, settle
 
 SIZE = (130, 44)
@@ -174,14 +174,10 @@ async def test_a_catalog_filled_hidden_is_shown_a_few_lines_a_paint_and_keeps_th
         screen = app.screen
         assert isinstance(screen, WavesScreen)
         table = screen.query_one("#catalog", Table)
-
-        def state() -> tuple[bool, int | None, int, str]:
-            return table.display, table.shown_lines, table.row_count, type(screen.focused).__name__
-
-        paints = _record_paints(screen, state)
+        paints = _record_paints(screen, _table_state(screen, table))
         await settle(pilot)
         shown = [(lines, focus) for display, lines, count, focus in paints if display and count == 16]
-        steps = [step for i, step in enumerate(shown) if i == 0 or shown[i - 1] != step]
+        steps = _changes(shown)
         lines = [n for n, _ in steps]
         assert lines[0] == 2 and lines[-1] is None and len(lines) > 4  # the header, ..., every line
         assert all(later == before + 3 for before, later in zip(lines[:-2], lines[1:-1], strict=True))
@@ -490,7 +486,7 @@ async def test_a_runs_start_and_end_are_painted_a_part_at_a_time(tmp_path: Path,
         await pilot.click("#import")
         await until(pilot, lambda: not screen.running, "the end of the wave")
         await settle(pilot)
-    steps = [state for i, state in enumerate(paints) if i == 0 or paints[i - 1] != state]  # each change
+    steps = _changes(paints)
     assert steps == [
         ("tab-results", "Table", True, True, True),  # as the dialog is gone
         ("tab-results", "ContentTabs", True, True, True),
