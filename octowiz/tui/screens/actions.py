@@ -20,12 +20,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Header, Select, Static
+from textual.widgets import Button, DataTable, Header, Select, Static
 
 from octowiz.engine.review.report import action_dict, render_actions, write_exports
 from octowiz.engine.steps import STEPS
 from octowiz.journal import Journal, JournalError
 from octowiz.tui.tables import Table
+from octowiz.tui.widgets.footer import Footer
 from octowiz.tui.workers import work
 
 ALL = "all"

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, Footer, Header, Input, Label, LoadingIndicator, Select, Static
+from textual.widgets import Button, Checkbox, Header, Input, Label, LoadingIndicator, Select, Static
 
 from octowiz.engine.context import Context
 from octowiz.engine.prepare.connect import (
@@ -28,6 +28,7 @@ from octowiz.octopus.urls import normalise_base_url
 from octowiz.secrets import KeyStoreError
 from octowiz.tui.messages import ConnectChecked, ConnectSaved, KeysLoaded
 from octowiz.tui.screens.welcome import demo_banner
+from octowiz.tui.widgets.footer import Footer
 from octowiz.tui.widgets.steps import StepList
 from octowiz.tui.workers import work
 

@@ -15,12 +15,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Static
+from textual.widgets import Button, Header, Static
 
 from octowiz.engine.context import Context
 from octowiz.engine.steps import STEPS
 from octowiz.journal import Action, Journal, JournalError
 from octowiz.tui.screens.welcome import demo_banner
+from octowiz.tui.widgets.footer import Footer
 from octowiz.tui.widgets.steps import StepList
 from octowiz.tui.workers import work
 

@@ -17,7 +17,6 @@ from textual.widgets import (
     Button,
     ContentSwitcher,
     DataTable,
-    Footer,
     Header,
     LoadingIndicator,
     ProgressBar,
@@ -33,6 +32,7 @@ from octowiz.engine.context import Context
 from octowiz.journal import Journal
 from octowiz.tui.onepaint import EventLog
 from octowiz.tui.screens.welcome import demo_banner
+from octowiz.tui.widgets.footer import Footer
 from octowiz.tui.widgets.steps import StepList
 
 

@@ -10,12 +10,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Header, Static
+from textual.widgets import Button, DataTable, Header, Static
 
 from octowiz.engine.context import Context, MigrationSummary
 from octowiz.engine.steps import STEPS
 from octowiz.tui.messages import MigrationsLoaded
 from octowiz.tui.tables import Table
+from octowiz.tui.widgets.footer import Footer
 from octowiz.tui.workers import work
 
 
