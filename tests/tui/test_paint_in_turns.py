@@ -1,9 +1,9 @@
 """A step screen and a dialog paint over several turns of the event loop, never one long paint.
 
 Showing a screen renders the whole terminal: 45-70 ms in one turn on a 2-core machine, a stall a person
-feels. Step screens paint the frame, their step list, their body, their tab strip, then the tab
-panes; dialogs paint the dimmed screen beneath, then their box (``python -m benchmarks.scan`` and the
-other UI benchmarks measure it).
+feels. Step screens paint the frame, their step list, their body, their tabs' layout (the strip not
+drawn), their actions, their tab strip, then the tab panes; dialogs paint the dimmed screen beneath,
+then their box (``python -m benchmarks.scan`` and the other UI benchmarks measure it).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Input, TabbedContent
+from textual.widgets import ContentSwitcher, Input, TabbedContent, Tabs
 
 from octowiz.sim.simulator import Simulator
 from octowiz.tui.app import make_app
@@ -57,23 +57,35 @@ async def test_a_step_screen_paints_frame_body_and_tabs_in_turns(tmp_path: Path)
         await settle(pilot)
         screen = DifferencesScreen(ctx, journal, {}, None, review=True)
 
-        def state() -> tuple[bool, bool, bool, bool]:
+        def state() -> tuple[bool, ...]:
             body = screen.query_one("#differences-body", Vertical)
             tabs = screen.query_one("#differences-tabs", TabbedContent)
+            actions = screen.query_one("#differences-actions", Horizontal)
             panes = tabs.query_one(ContentSwitcher)
-            return screen.query_one(StepList).display, body.display, tabs.display, panes.display
+            drawn = screen._compositor.visible_widgets
+            return (
+                screen.query_one(StepList).display,
+                body.display,
+                tabs.display and panes.display and panes.size.height > 0,  # the tabs laid out
+                actions.display,
+                tabs.query_one(Tabs) in drawn,
+                panes in drawn,
+            )
 
         paints = _record_paints(screen, state)
         await app.push_screen(screen)
         await settle(pilot)
     steps = list(dict.fromkeys(paints))  # each state once, in the order first painted
-    # The frame; the step list; the body; its tab strip; the tab panes.
+    # The frame; the step list; the body; the tabs laid out, not drawn; the actions; the tab strip
+    # drawn; the tab panes drawn.
     assert steps == [
-        (False, False, False, False),
-        (True, False, False, False),
-        (True, True, False, False),
-        (True, True, True, False),
-        (True, True, True, True),
+        (False, False, False, False, False, False),
+        (True, False, False, False, False, False),
+        (True, True, False, False, False, False),
+        (True, True, True, False, False, False),
+        (True, True, True, True, False, False),
+        (True, True, True, True, True, False),
+        (True, True, True, True, True, True),
     ]
 
 

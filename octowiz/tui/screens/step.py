@@ -25,6 +25,7 @@ from textual.widgets import (
     Static,
     TabbedContent,
     TabPane,
+    Tabs,
 )
 from textual.worker import Worker, WorkerState
 
@@ -34,6 +35,9 @@ from octowiz.tui.onepaint import EventLog
 from octowiz.tui.screens.welcome import demo_banner
 from octowiz.tui.widgets.footer import Footer
 from octowiz.tui.widgets.steps import StepList
+
+#: How far below its place a part laid out but not drawn yet is put (off any terminal).
+OUT_OF_SIGHT = 10_000
 
 
 class StepScreen(Screen[str]):
@@ -165,32 +169,50 @@ class StepScreen(Screen[str]):
 
     @on(events.Mount)
     def _frame_first(self) -> None:
-        """Paint the screen over five turns of the event loop: the frame, the step list, the body, its
-        tab strip, then the tab panes.
+        """Paint the screen over seven turns of the event loop: the frame, the step list, the body, the
+        tabs laid out but not drawn, the actions, the tab strip, then the tab panes.
 
         A new screen is laid out and rendered whole in the turn that shows it: on a 2-core machine
         45-60 ms for a step screen, a stall a person feels (twice that on a slower one), and the
-        turn that shows it also composes it. The step list and the body (summary, tabs, actions) are
-        hidden for that first paint, the list shown right after it, the body one paint later, its
-        tab strip one paint after that, and the panes (most of the widgets and lines) last.
+        turn that shows it also composes it. So the step list and the body are hidden for that first
+        paint, the list shown right after it, the body (its summary) one paint later. The tabs' first
+        layout is the costliest of the screen's (10-15 ms of layout on a slow 2-core machine), so it
+        has a turn of its own, drawing nothing: the tab strip is invisible, keeping its room, and the
+        panes are laid out far below the screen. Each later turn then draws one part where it already
+        is and moves nothing: the actions below the tabs' room, the strip, then the panes, brought
+        into their room. (Hidden by visibility, as the strip is, the panes' tables could not take the
+        focus until drawn; moved away, they can.)
         """
         self.screen_layout_refresh_signal.subscribe(self, self._laid_out, immediate=True)
         steps = self.query_one(StepList)
         body = self.query_one(f"#{self.STEP}-body", Vertical)
         tabs = self.query_one(f"#{self.STEP}-tabs", TabbedContent)
         panes = tabs.query_one(ContentSwitcher)
-        steps.display = body.display = tabs.display = panes.display = False
+        strip = tabs.query_one(Tabs)
+        actions = self.query_one(f"#{self.STEP}-actions", Horizontal)
+        steps.display = body.display = tabs.display = actions.display = False
+        # Laid out a turn before they are drawn: drawing each then draws only it, and moves nothing.
+        strip.visible = False
+        panes.styles.offset = (0, OUT_OF_SIGHT)
 
         def show_panes() -> None:
-            panes.display = True
+            panes.styles.offset = (0, 0)
 
         def show_tabs() -> None:
-            tabs.display = True
+            strip.visible = True
             self.after_layout(show_panes)
+
+        def show_actions() -> None:
+            actions.display = True
+            self.after_layout(show_tabs)
+
+        def lay_out_tabs() -> None:
+            tabs.display = True
+            self.after_layout(show_actions)
 
         def show_body() -> None:
             body.display = True
-            self.after_layout(show_tabs)
+            self.after_layout(lay_out_tabs)
 
         def show_steps() -> None:
             steps.display = True
