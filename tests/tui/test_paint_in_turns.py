@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from textual.containers import Horizontal, Vertical
+from textual.renderables.background_screen import BackgroundScreen
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Input, TabbedContent, Tabs
 
 from octowiz.sim.simulator import Simulator
 from octowiz.tui.app import make_app
+from octowiz.tui.screens.dialogs import DimmedScreen
 from octowiz.tui.screens.differences import DifferencesScreen
 from octowiz.tui.screens.migrate import PasswordDialog
 from octowiz.tui.tables import Table
@@ -105,3 +107,26 @@ async def test_a_dialog_paints_its_box_after_the_screen_beneath_and_keeps_the_fo
             *"secret"
         )  # typed into the first field, as before the box was shown in a turn of its own
         assert dialog.query_one("#password", Input).value == "secret"
+
+
+async def test_the_screen_beneath_a_dialog_is_dimmed_as_textual_dims_it(tmp_path: Path) -> None:
+    # Each style tinted once (DimmedScreen) gives the very segments Textual's tint of each segment gives.
+    sim = Simulator(None, "demo")
+    ctx = demo_context(tmp_path, sim)
+    journal = connected(ctx, sim, "m")
+    app = make_app(ctx)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await app.push_screen(DifferencesScreen(ctx, journal, {}, None, review=True))
+        await settle(pilot)
+        beneath = app.screen
+        dialog = PasswordDialog("wave 1")
+        await app.push_screen(dialog)
+        await settle(pilot)
+        rendered = dialog.render()
+        assert isinstance(rendered, DimmedScreen) and rendered.screen is beneath
+        segments = list(app.console.render(beneath._compositor, app.console.options))
+        assert len(segments) > 300  # a busy screen: the step list, tabs, buttons, footer
+        ours = list(DimmedScreen.process_segments(segments, rendered.color))
+        textuals = list(BackgroundScreen.process_segments(segments, rendered.color))
+        assert ours == textuals

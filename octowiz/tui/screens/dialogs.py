@@ -2,21 +2,58 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from rich.console import RenderableType
+from rich.segment import Segment
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.color import Color
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.renderables.background_screen import BackgroundScreen
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
 R = TypeVar("R")
+
+
+class DimmedScreen(BackgroundScreen):
+    """Textual's dimmed screen beneath a dialog, each style tinted once instead of once per segment.
+
+    Textual tints every segment of the screen beneath on its own: two colour conversions, a blend and
+    three new styles each, 15-20 ms for a 130x44 terminal on a slow 2-core machine, in the turn that
+    shows a dialog. Without their mouse data (which the tint drops first) the screen's thousand-odd
+    segments have a few dozen styles; each is tinted once here, to the same segments as Textual's.
+    """
+
+    @classmethod
+    def process_segments(cls, segments: Iterable[Segment], color: Color) -> Iterable[Segment]:
+        if color.a == 0:
+            return super().process_segments(segments, color)
+        return cls._tinted(segments, color)
+
+    @classmethod
+    def _tinted(cls, segments: Iterable[Segment], color: Color) -> Iterable[Segment]:
+        tint = super().process_segments
+        null = Style()
+        tinted: dict[Style, Style] = {}
+        for segment in segments:
+            text, style, control = segment
+            if control:
+                yield segment
+                continue
+            plain = null if style is None else style.clear_meta_and_links()
+            new = tinted.get(plain)
+            if new is None:
+                new = tinted[plain] = next(iter(tint([Segment(" ", plain)], color))).style or null
+            yield Segment(text, new)
 
 
 class Dialog(ModalScreen[R]):
@@ -30,6 +67,12 @@ class Dialog(ModalScreen[R]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._gone_callbacks: list[Callable[[], object]] = []
+
+    def render(self) -> RenderableType:
+        rendered = super().render()
+        if type(rendered) is BackgroundScreen:
+            return DimmedScreen(rendered.screen, rendered.color)
+        return rendered
 
     @on(events.Mount)
     def _backdrop_first(self) -> None:
