@@ -465,19 +465,21 @@ async def test_a_wave_migrates_end_to_end_and_every_project_shows_verified(
 
 async def test_a_runs_start_and_end_are_painted_a_part_at_a_time(tmp_path: Path, sim: Simulator) -> None:
     # Each was one paint of the whole tab (with the focus moving in it), the run's longest stalls.
-    # At the start: the focus leaves the results table; then the Progress tab; then its logs. At the
-    # end: the Results tab with its table focused but out of the layout and its detail invisible in
-    # its room; then the table, at its final height; then the detail.
+    # At the start: the Progress tab, the focus leaving the results table as it hides it; then the
+    # tab's logs; then the run's summary, stages and buttons (Stop in Migrate's place). At the end:
+    # the summary and buttons; the Results tab with its table focused but out of the layout and its
+    # detail invisible in its room; then the table, at its final height; then the detail.
     async with migrate_shown(tmp_path, sim) as (app, pilot, screen):
         tabs = screen.query_one("#migrate-tabs", TabbedContent)
 
-        def state() -> tuple[str, str, bool, bool, bool]:
+        def state() -> tuple[str, str, bool, bool, bool, bool]:
             return (
                 str(tabs.active),
                 type(screen.focused).__name__,
                 screen.query_one("#events").display,
                 screen.query_one("#results").display,
                 screen.query_one("#result-detail").visible,
+                screen.query_one("#stop").display,
             )
 
         paints = _record_paints(screen, state)
@@ -488,13 +490,14 @@ async def test_a_runs_start_and_end_are_painted_a_part_at_a_time(tmp_path: Path,
         await settle(pilot)
     steps = _changes(paints)
     assert steps == [
-        ("tab-results", "Table", True, True, True),  # as the dialog is gone
-        ("tab-results", "ContentTabs", True, True, True),
-        ("tab-progress", "ContentTabs", False, True, True),
-        ("tab-progress", "ContentTabs", True, True, True),
-        ("tab-results", "Table", True, False, False),
-        ("tab-results", "Table", True, True, False),
-        ("tab-results", "Table", True, True, True),
+        ("tab-results", "Table", True, True, True, False),  # as the dialog is gone
+        ("tab-progress", "ContentTabs", False, True, True, False),
+        ("tab-progress", "ContentTabs", True, True, True, False),
+        ("tab-progress", "ContentTabs", True, True, True, True),
+        ("tab-progress", "ContentTabs", True, True, True, False),  # ended: its summary and buttons
+        ("tab-results", "Table", True, False, False, False),
+        ("tab-results", "Table", True, True, False, False),
+        ("tab-results", "Table", True, True, True, False),
     ]
 
 

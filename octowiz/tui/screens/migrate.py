@@ -614,41 +614,47 @@ class MigrateScreen(StepScreen):
                     self.begin_run(wave)
                     self.migrate(wave, password)
 
-                def leave_the_table() -> None:
-                    # The results table is about to be hidden behind the Progress tab: the tab strip
-                    # takes the focus first, in a paint of its own (the screen repainted, the table
-                    # rendered as it looks unfocused); in the tab's paint, it was 40-44 ms.
-                    self.query_one("#migrate-tabs", TabbedContent).query_one(Tabs).focus()
-                    self.after_layout(start)
-
                 # Paint by paint: the screen under the dialog whole again once the dialog is removed;
-                # the focus; the run's tab and stages; its logs (see _show_tab). Together, the first
-                # two took 45-50 ms (python -m benchmarks.migrate_ui).
-                dialog.when_gone(lambda: self.after_layout(leave_the_table))
+                # the run's summary, stages and buttons; its tab; its logs (see begin_run, _show_tab).
+                dialog.when_gone(lambda: self.after_layout(start))
 
         dialog = PasswordDialog(wave)
         self.app.push_screen(dialog, entered)
 
     def begin_run(self, wave: str) -> None:
-        """Show a run of ``wave`` starting (before its worker does: a second run cannot start meanwhile)."""
+        """Show a run of ``wave`` starting (before its worker does: a second run cannot start meanwhile).
+
+        Paint by paint: the Progress tab, with the tab strip taking the focus from the results table
+        as the table's tab hides it (focused or not, the table looks different: unfocused while
+        shown, it was drawn again whole, 26 ms on a slow 2-core machine); the tab's logs (see
+        _show_tab); then the run's summary, stages and buttons. The summary's new height lays out
+        the tabs below it again: with the tab, that paint took 44-46 ms.
+        """
         self.running = True
         self.wave = wave
         self.outcomes = {}
         self.stage = None
-        self.query_one(f"#{self.SUMMARY_ID}", Static).update(
-            Text(
-                f"Migrating {wave}… Stop (Esc) stops waiting; running the wave again resumes it.",
-                style="italic",
-            )
-        )
-        self._show_tab("tab-progress")
         self.query_one("#progress", ProgressBar).update(total=100, progress=0)
         self.query_one("#stage-line", Static).update("Starting…")
         self.query_one("#bytes", Static).update("")
         self.query_one("#task-log", Static).update("")
         self.query_one("#events", RichLog).clear()
-        self._show_stages()
-        self._buttons()
+        self.query_one("#migrate-tabs", TabbedContent).query_one(Tabs).focus()
+        self._show_tab("tab-progress")
+
+        def summary_stages_and_buttons() -> None:
+            if not self.running:
+                return  # it ended already (refused at once, say): its end is shown instead
+            self.query_one(f"#{self.SUMMARY_ID}", Static).update(
+                Text(
+                    f"Migrating {wave}… Stop (Esc) stops waiting; running the wave again resumes it.",
+                    style="italic",
+                )
+            )
+            self._show_stages()
+            self._buttons()
+
+        self.after_layout(lambda: self.after_layout(summary_stages_and_buttons))
 
     @work(exclusive=True, group="migrate-run", exit_on_error=False)
     async def migrate(self, wave: str, password: str) -> None:
