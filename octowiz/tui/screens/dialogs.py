@@ -67,6 +67,15 @@ class Dialog(ModalScreen[R]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._gone_callbacks: list[Callable[[], object]] = []
+        self._resumed = False
+
+    def _on_screen_resume(self, event: events.ScreenResume) -> None:
+        """Shown for the first time, the dialog is not styled again (Textual's handler runs next):
+        its widgets were styled as they were mounted, a moment before, in the same turn (as step
+        screens, see ``StepScreen._on_screen_resume``)."""
+        if not self._resumed:
+            self._resumed = True
+            event.refresh_styles = False
 
     def render(self) -> RenderableType:
         rendered = super().render()
