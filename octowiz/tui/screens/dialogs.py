@@ -21,6 +21,8 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
+from octowiz.tui.screens.firstshow import StyledOnce
+
 R = TypeVar("R")
 
 
@@ -56,7 +58,7 @@ class DimmedScreen(BackgroundScreen):
             yield Segment(text, new)
 
 
-class Dialog(ModalScreen[R]):
+class Dialog(StyledOnce, ModalScreen[R]):
     """A modal dialog (its box is the widget ``#dialog``), painted over two turns of the event loop.
 
     Showing a modal screen renders the whole terminal again, the screen beneath it dimmed: on a 2-core
@@ -67,15 +69,6 @@ class Dialog(ModalScreen[R]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._gone_callbacks: list[Callable[[], object]] = []
-        self._resumed = False
-
-    def _on_screen_resume(self, event: events.ScreenResume) -> None:
-        """Shown for the first time, the dialog is not styled again (Textual's handler runs next):
-        its widgets were styled as they were mounted, a moment before, in the same turn (as step
-        screens, see ``StepScreen._on_screen_resume``)."""
-        if not self._resumed:
-            self._resumed = True
-            event.refresh_styles = False
 
     def render(self) -> RenderableType:
         rendered = super().render()

@@ -32,6 +32,7 @@ from textual.worker import Worker, WorkerState
 from octowiz.engine.context import Context
 from octowiz.journal import Journal
 from octowiz.tui.onepaint import EventLog
+from octowiz.tui.screens.firstshow import StyledOnce
 from octowiz.tui.screens.welcome import demo_banner
 from octowiz.tui.widgets.footer import Footer
 from octowiz.tui.widgets.steps import StepList
@@ -40,7 +41,7 @@ from octowiz.tui.widgets.steps import StepList
 OUT_OF_SIGHT = 10_000
 
 
-class StepScreen(Screen[str]):
+class StepScreen(StyledOnce, Screen[str]):
     """A step with a summary line, a busy indicator, tabs of results and a row of actions.
 
     Subclasses name their step and the ids tests and styles use, and fill in the tabs (and what goes
@@ -58,7 +59,6 @@ class StepScreen(Screen[str]):
         self.statuses = statuses
         self.review = review
         self._keys_shown: tuple[object, ...] | None = None
-        self._resumed = False
         self._after_layout: list[Callable[[], object]] = []
 
     def refresh_bindings(self) -> None:
@@ -100,17 +100,6 @@ class StepScreen(Screen[str]):
                     yield from self.compose_actions()
                     yield Button("Back", id="back")
         yield Footer()
-
-    def _on_screen_resume(self, event: events.ScreenResume) -> None:
-        """Shown for the first time, the screen is not styled again (Textual's handler runs next).
-
-        Every widget was styled as it was mounted, a moment ago; the resume would style all of them
-        once more (25-30 ms for a step screen's 70-odd widgets on a 2-core machine) in the same turn
-        as the first paint. Shown again later (after a dialog, or a change of theme), it is.
-        """
-        if not self._resumed:
-            self._resumed = True
-            event.refresh_styles = False
 
     def after_layout(self, callback: Callable[[], object]) -> None:
         """Run ``callback`` once the screen has been laid out and painted again.
