@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,6 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import (
     Button,
     DataTable,
@@ -822,15 +824,12 @@ class MigrateScreen(StepScreen):
         if tab == "tab-results" and not self.running:
             self.query_one("#results", DataTable).focus()
 
-        def show_next() -> None:
-            for widget in stages.pop(0):
+        def show(stage: list[Widget]) -> None:
+            for widget in stage:
                 widget.display = True
                 widget.visible = True
-            if stages:
-                self.after_layout(show_next)
 
-        if stages:
-            self.after_layout(show_next)
+        self.in_turns(*(partial(show, stage) for stage in stages))
 
     def on_wave_stopped(self, message: WaveStopped) -> None:
         self._end(message.recorded)

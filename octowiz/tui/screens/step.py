@@ -113,6 +113,18 @@ class StepScreen(StyledOnce, Screen[str]):
         self._after_layout.append(callback)
         self.refresh(layout=True, repaint=False)  # a layout, not a repaint of the whole screen
 
+    def in_turns(self, *parts: Callable[[], object]) -> None:
+        """Run each of ``parts`` after a paint of its own, in order (see :meth:`after_layout`)."""
+        if not parts:
+            return
+        first, *rest = parts
+
+        def run() -> None:
+            first()
+            self.in_turns(*rest)
+
+        self.after_layout(run)
+
     async def painted(self) -> None:
         """Return once the screen has been laid out and painted again (:meth:`after_layout`, awaited)."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -184,30 +196,25 @@ class StepScreen(StyledOnce, Screen[str]):
         strip.visible = False
         panes.styles.offset = (0, OUT_OF_SIGHT)
 
-        def show_panes() -> None:
-            panes.styles.offset = (0, 0)
-
-        def show_tabs() -> None:
-            strip.visible = True
-            self.after_layout(show_panes)
-
-        def show_actions() -> None:
-            actions.display = True
-            self.after_layout(show_tabs)
-
-        def lay_out_tabs() -> None:
-            tabs.display = True
-            self.after_layout(show_actions)
+        def show_steps() -> None:
+            steps.display = True
 
         def show_body() -> None:
             body.display = True
-            self.after_layout(lay_out_tabs)
 
-        def show_steps() -> None:
-            steps.display = True
-            self.after_layout(show_body)
+        def lay_out_tabs() -> None:
+            tabs.display = True
 
-        self.after_layout(show_steps)
+        def show_actions() -> None:
+            actions.display = True
+
+        def show_tabs() -> None:
+            strip.visible = True
+
+        def show_panes() -> None:
+            panes.styles.offset = (0, 0)
+
+        self.in_turns(show_steps, show_body, lay_out_tabs, show_actions, show_tabs, show_panes)
 
     def compose_tabs(self) -> ComposeResult:
         """The tab panes of results."""
