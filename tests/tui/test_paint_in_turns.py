@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from textual._context import visible_screen_stack
 from textual.containers import Horizontal, Vertical
 from textual.renderables.background_screen import BackgroundScreen
 from textual.screen import Screen
@@ -123,6 +124,7 @@ async def test_the_screen_beneath_a_dialog_is_dimmed_as_textual_dims_it(tmp_path
         dialog = PasswordDialog("wave 1")
         await app.push_screen(dialog)
         await settle(pilot)
+        visible_screen_stack.set(list(app._background_screens))  # as the compositor sets it to render
         rendered = dialog.render()
         assert isinstance(rendered, DimmedScreen) and rendered.screen is beneath
         segments = list(app.console.render(beneath._compositor, app.console.options))

@@ -58,30 +58,7 @@ class StepScreen(StyledOnce, Screen[str]):
         self.journal = journal
         self.statuses = statuses
         self.review = review
-        self._keys_shown: tuple[object, ...] | None = None
         self._after_layout: list[Callable[[], object]] = []
-
-    def refresh_bindings(self) -> None:
-        """Have the footer show the keys again, only when what it would show has changed.
-
-        The footer rebuilds every key each time it is asked (8-12 ms of composing, layout and paint on
-        a 2-core machine), and the screens ask after every change of state, most of which leave the
-        keys as they were. Every request to refresh the footer, Textual's own included, comes here.
-        """
-        if not self.app.app_focus:
-            # The footer ignores a refresh while the terminal is not focused, and Textual asks again
-            # when it is: that later request must go through.
-            self._keys_shown = None
-            super().refresh_bindings()
-            return
-        shown = tuple(
-            (key, active.binding.action, active.binding.description, active.enabled, active.tooltip)
-            for key, active in self.active_bindings.items()
-        )
-        if shown == self._keys_shown:
-            return
-        self._keys_shown = shown
-        super().refresh_bindings()
 
     def compose(self) -> ComposeResult:
         step = self.STEP
