@@ -22,18 +22,16 @@ Field names and types follow the 2021.2 Swagger document and the real bodies in 
 from __future__ import annotations
 
 from enum import Enum, StrEnum
-from typing import Annotated, Any, ClassVar, Generic, TypeAlias, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeAlias, TypeVar
 
 from pydantic import (
     BaseModel,
     ConfigDict,
-    Discriminator,
     Field,
     PlainSerializer,
     SecretStr,
     SerializationInfo,
     SerializerFunctionWrapHandler,
-    Tag,
     TypeAdapter,
     model_serializer,
 )
@@ -909,7 +907,7 @@ class EndpointBase(OctopusModel):
 class ListeningTentacleEndpoint(EndpointBase):
     """A listening Tentacle (``TentaclePassive``): the server connects to ``Uri`` (port 10933)."""
 
-    communication_style: str = CommunicationStyle.TENTACLE_PASSIVE.value
+    communication_style: Literal["TentaclePassive"] = "TentaclePassive"
     uri: str | None = None
     thumbprint: str | None = None
     proxy_id: str | None = None
@@ -920,7 +918,7 @@ class ListeningTentacleEndpoint(EndpointBase):
 class PollingTentacleEndpoint(EndpointBase):
     """A polling Tentacle (``TentacleActive``): ``Uri`` is ``poll://<subscription id>/``."""
 
-    communication_style: str = CommunicationStyle.TENTACLE_ACTIVE.value
+    communication_style: Literal["TentacleActive"] = "TentacleActive"
     uri: str | None = None
     thumbprint: str | None = None
     tentacle_version_details: TentacleVersionDetails | None = None
@@ -930,7 +928,7 @@ class PollingTentacleEndpoint(EndpointBase):
 class SshEndpoint(EndpointBase):
     """An SSH target or worker (``Ssh``)."""
 
-    communication_style: str = CommunicationStyle.SSH.value
+    communication_style: Literal["Ssh"] = "Ssh"
     host: str | None = None
     port: int | None = None
     fingerprint: str | None = None
@@ -954,7 +952,7 @@ class KubernetesEndpoint(EndpointBase):
         skip_tls_verification: a boolean, though some servers write the string ``"True"``; kept as sent.
     """
 
-    communication_style: str = CommunicationStyle.KUBERNETES.value
+    communication_style: Literal["Kubernetes"] = "Kubernetes"
     cluster_url: str | None = None
     cluster_certificate: str | None = None
     cluster_certificate_path: str | None = None
@@ -970,7 +968,7 @@ class KubernetesEndpoint(EndpointBase):
 class KubernetesTentacleEndpoint(EndpointBase):
     """The Kubernetes agent, a Tentacle running in the cluster (``KubernetesTentacle``)."""
 
-    communication_style: str = CommunicationStyle.KUBERNETES_TENTACLE.value
+    communication_style: Literal["KubernetesTentacle"] = "KubernetesTentacle"
     tentacle_endpoint_configuration: dict[str, Any] | None = None
     kubernetes_agent_details: dict[str, Any] | None = None
     upgrade_locked: bool | None = None
@@ -980,7 +978,7 @@ class KubernetesTentacleEndpoint(EndpointBase):
 class AzureWebAppEndpoint(EndpointBase):
     """An Azure Web App target (``AzureWebApp``)."""
 
-    communication_style: str = CommunicationStyle.AZURE_WEB_APP.value
+    communication_style: Literal["AzureWebApp"] = "AzureWebApp"
     account_id: str | None = None
     resource_group_name: str | None = None
     web_app_name: str | None = None
@@ -991,7 +989,7 @@ class AzureWebAppEndpoint(EndpointBase):
 class AzureCloudServiceEndpoint(EndpointBase):
     """A legacy Azure Cloud Service target (``AzureCloudService``)."""
 
-    communication_style: str = CommunicationStyle.AZURE_CLOUD_SERVICE.value
+    communication_style: Literal["AzureCloudService"] = "AzureCloudService"
     account_id: str | None = None
     cloud_service_name: str | None = None
     storage_account_name: str | None = None
@@ -1004,7 +1002,7 @@ class AzureCloudServiceEndpoint(EndpointBase):
 class AzureServiceFabricEndpoint(EndpointBase):
     """An Azure Service Fabric cluster target (``AzureServiceFabricCluster``)."""
 
-    communication_style: str = CommunicationStyle.AZURE_SERVICE_FABRIC_CLUSTER.value
+    communication_style: Literal["AzureServiceFabricCluster"] = "AzureServiceFabricCluster"
     connection_endpoint: str | None = None
     security_mode: str | None = None
     server_cert_thumbprint: str | None = None
@@ -1021,7 +1019,7 @@ class AzureServiceFabricEndpoint(EndpointBase):
 class CloudRegionEndpoint(EndpointBase):
     """A Cloud Region target (``CommunicationStyle`` is the string ``"None"``)."""
 
-    communication_style: str = CommunicationStyle.NONE.value
+    communication_style: Literal["None"] = "None"
     default_worker_pool_id: str | None = None
 
 
@@ -1035,7 +1033,7 @@ class OfflineDropDestination(OctopusModel):
 class OfflineDropEndpoint(EndpointBase):
     """An offline package drop target (``OfflineDrop``)."""
 
-    communication_style: str = CommunicationStyle.OFFLINE_DROP.value
+    communication_style: Literal["OfflineDrop"] = "OfflineDrop"
     destination: OfflineDropDestination | None = None
     sensitive_variables_encryption_password: SensitiveValue | None = None
     applications_directory: str | None = None
@@ -1046,7 +1044,7 @@ class OfflineDropEndpoint(EndpointBase):
 class StepPackageEndpoint(EndpointBase):
     """A step-package target such as AWS ECS (``StepPackage``)."""
 
-    communication_style: str = CommunicationStyle.STEP_PACKAGE.value
+    communication_style: Literal["StepPackage"] = "StepPackage"
     deployment_target_type_id: str | None = None
     step_package_id: str | None = None
     step_package_version: str | None = None
@@ -1064,57 +1062,28 @@ class GenericEndpoint(EndpointBase):
     _always_dump: ClassVar[frozenset[str]] = frozenset()
 
 
-_GENERIC_ENDPOINT_TAG = "<generic>"
-
-_ENDPOINT_CLASSES: dict[str, type[EndpointBase]] = {
-    CommunicationStyle.TENTACLE_PASSIVE.value: ListeningTentacleEndpoint,
-    CommunicationStyle.TENTACLE_ACTIVE.value: PollingTentacleEndpoint,
-    CommunicationStyle.SSH.value: SshEndpoint,
-    CommunicationStyle.KUBERNETES.value: KubernetesEndpoint,
-    CommunicationStyle.KUBERNETES_TENTACLE.value: KubernetesTentacleEndpoint,
-    CommunicationStyle.AZURE_WEB_APP.value: AzureWebAppEndpoint,
-    CommunicationStyle.AZURE_CLOUD_SERVICE.value: AzureCloudServiceEndpoint,
-    CommunicationStyle.AZURE_SERVICE_FABRIC_CLUSTER.value: AzureServiceFabricEndpoint,
-    CommunicationStyle.NONE.value: CloudRegionEndpoint,
-    CommunicationStyle.OFFLINE_DROP.value: OfflineDropEndpoint,
-    CommunicationStyle.STEP_PACKAGE.value: StepPackageEndpoint,
-}
-
-
-def _endpoint_tag(value: Any) -> str:
-    """Pick the endpoint class for a body (by ``CommunicationStyle``) or an instance (by its class).
-
-    Unknown or missing styles select :class:`GenericEndpoint`, so no endpoint ever fails to parse.
-    """
-    if isinstance(value, EndpointBase):
-        if type(value) is GenericEndpoint:
-            return _GENERIC_ENDPOINT_TAG
-        for tag, cls in _ENDPOINT_CLASSES.items():
-            if isinstance(value, cls):
-                return tag
-        return _GENERIC_ENDPOINT_TAG
-    style: object = None
-    if isinstance(value, dict):
-        style = value.get("CommunicationStyle", value.get("communication_style"))
-    return style if isinstance(style, str) and style in _ENDPOINT_CLASSES else _GENERIC_ENDPOINT_TAG
-
-
-#: Any endpoint, parsed into its class by ``CommunicationStyle``; unknown styles give ``GenericEndpoint``.
-Endpoint: TypeAlias = Annotated[
-    Annotated[ListeningTentacleEndpoint, Tag(CommunicationStyle.TENTACLE_PASSIVE.value)]
-    | Annotated[PollingTentacleEndpoint, Tag(CommunicationStyle.TENTACLE_ACTIVE.value)]
-    | Annotated[SshEndpoint, Tag(CommunicationStyle.SSH.value)]
-    | Annotated[KubernetesEndpoint, Tag(CommunicationStyle.KUBERNETES.value)]
-    | Annotated[KubernetesTentacleEndpoint, Tag(CommunicationStyle.KUBERNETES_TENTACLE.value)]
-    | Annotated[AzureWebAppEndpoint, Tag(CommunicationStyle.AZURE_WEB_APP.value)]
-    | Annotated[AzureCloudServiceEndpoint, Tag(CommunicationStyle.AZURE_CLOUD_SERVICE.value)]
-    | Annotated[AzureServiceFabricEndpoint, Tag(CommunicationStyle.AZURE_SERVICE_FABRIC_CLUSTER.value)]
-    | Annotated[CloudRegionEndpoint, Tag(CommunicationStyle.NONE.value)]
-    | Annotated[OfflineDropEndpoint, Tag(CommunicationStyle.OFFLINE_DROP.value)]
-    | Annotated[StepPackageEndpoint, Tag(CommunicationStyle.STEP_PACKAGE.value)]
-    | Annotated[GenericEndpoint, Tag(_GENERIC_ENDPOINT_TAG)],
-    Discriminator(_endpoint_tag),
+#: The endpoints octowiz models, chosen by ``CommunicationStyle`` in pydantic-core itself: each class
+#: fixes the field to one literal. A Python discriminator function did the same at about 7 us per
+#: machine, a fifth of validating a page of 30 targets (profiled on the large scenario's listing).
+_TaggedEndpoint: TypeAlias = Annotated[
+    ListeningTentacleEndpoint
+    | PollingTentacleEndpoint
+    | SshEndpoint
+    | KubernetesEndpoint
+    | KubernetesTentacleEndpoint
+    | AzureWebAppEndpoint
+    | AzureCloudServiceEndpoint
+    | AzureServiceFabricEndpoint
+    | CloudRegionEndpoint
+    | OfflineDropEndpoint
+    | StepPackageEndpoint,
+    Field(discriminator="communication_style"),
 ]
+
+#: Any endpoint, parsed into its class by ``CommunicationStyle``. A style octowiz does not model, a
+#: missing one, or a body its class refuses is kept as a ``GenericEndpoint``: no endpoint ever fails
+#: to parse. Left to right: the tagged classes first, the generic one only when they refuse.
+Endpoint: TypeAlias = Annotated[_TaggedEndpoint | GenericEndpoint, Field(union_mode="left_to_right")]
 
 #: Validates and dumps a bare endpoint body (``ENDPOINT_ADAPTER.validate_python(body)``).
 ENDPOINT_ADAPTER: TypeAdapter[Endpoint] = TypeAdapter(Endpoint)

@@ -400,6 +400,17 @@ def test_known_communication_styles_pick_their_class(style: str, cls: type[m.End
     endpoint = ENDPOINT.validate_python(copy.deepcopy(body))
     assert type(endpoint) is cls
     assert _dump_endpoint(endpoint) == body
+    # Pages are validated straight from their bytes: the same class from JSON.
+    assert type(ENDPOINT.validate_json(json.dumps(body))) is cls
+
+
+def test_an_endpoint_its_class_refuses_is_kept_whole_as_generic() -> None:
+    body: Body = {"CommunicationStyle": "Ssh", "Host": "db-01", "Port": "twenty-two"}
+    endpoint = ENDPOINT.validate_python(copy.deepcopy(body))
+    assert type(endpoint) is m.GenericEndpoint
+    assert _dump_endpoint(endpoint) == body
+    machine = m.Machine.model_validate_json(json.dumps({"Id": "Machines-3", "Endpoint": body}))
+    assert machine.communication_style == "Ssh" and machine.to_json()["Endpoint"] == body
 
 
 def test_endpoint_built_in_python_always_sends_its_communication_style() -> None:
