@@ -234,3 +234,24 @@ async def test_pages_that_land_together_are_decoded_one_per_turn_of_the_event_lo
         await tick
     assert len(pages) == len(seen) == sim.server.store.count("machines") > 8
     assert len(set(seen)) == len(seen), seen  # never two pages in one turn
+
+
+async def test_answers_are_freed_as_soon_as_their_page_is_read(source: OctopusClient) -> None:
+    # Pages are frozen out of the cyclic GC once parsed. An answer left in a reference cycle (httpx
+    # ties each to its body's stream) and frozen while in hand was never freed: 12 MB of a listing
+    # of 7,000 items stayed until the screen closed. Answers must go by reference counting alone.
+    import weakref
+
+    import httpx
+
+    answers: list[weakref.ref[httpx.Response]] = []
+
+    async def keep(response: httpx.Response) -> None:
+        answers.append(weakref.ref(response))
+
+    source._http.event_hooks["response"].append(keep)
+    source.page_size = 2
+    machines = await source.machines()
+    projects = await source.projects()
+    assert len(answers) > 8 and machines and projects
+    assert [ref for ref in answers if ref() is not None] == []
