@@ -16,11 +16,12 @@ from textual._context import visible_screen_stack
 from textual.containers import Horizontal, Vertical
 from textual.renderables.background_screen import BackgroundScreen
 from textual.screen import Screen
+from textual.visual import RichVisual, Visual
 from textual.widgets import ContentSwitcher, Input, TabbedContent, Tabs
 
 from octowiz.sim.simulator import Simulator
 from octowiz.tui.app import make_app
-from octowiz.tui.screens.dialogs import DimmedScreen
+from octowiz.tui.screens.dialogs import DimmedBackground
 from octowiz.tui.screens.differences import DifferencesScreen
 from octowiz.tui.screens.migrate import PasswordDialog
 from octowiz.tui.tables import Table
@@ -111,7 +112,8 @@ async def test_a_dialog_paints_its_box_after_the_screen_beneath_and_keeps_the_fo
 
 
 async def test_the_screen_beneath_a_dialog_is_dimmed_as_textual_dims_it(tmp_path: Path) -> None:
-    # Each style tinted once (DimmedScreen) gives the very segments Textual's tint of each segment gives.
+    # Drawn from the lines of the screen beneath (DimmedBackground), each style tinted once: the very
+    # lines Textual's own way gives (its BackgroundScreen, a Rich renderable tinting each segment).
     sim = Simulator(None, "demo")
     ctx = demo_context(tmp_path, sim)
     journal = connected(ctx, sim, "m")
@@ -126,9 +128,11 @@ async def test_the_screen_beneath_a_dialog_is_dimmed_as_textual_dims_it(tmp_path
         await settle(pilot)
         visible_screen_stack.set(list(app._background_screens))  # as the compositor sets it to render
         rendered = dialog.render()
-        assert isinstance(rendered, DimmedScreen) and rendered.screen is beneath
-        segments = list(app.console.render(beneath._compositor, app.console.options))
-        assert len(segments) > 300  # a busy screen: the step list, tabs, buttons, footer
-        ours = list(DimmedScreen.process_segments(segments, rendered.color))
-        textuals = list(BackgroundScreen.process_segments(segments, rendered.color))
-        assert ours == textuals
+        assert isinstance(rendered, DimmedBackground) and rendered.screen is beneath
+        width, height = dialog.size
+        textuals_way = RichVisual(dialog, BackgroundScreen(beneath, rendered.color))
+        ours = Visual.to_strips(dialog, rendered, width, height, dialog.visual_style)
+        textuals = Visual.to_strips(dialog, textuals_way, width, height, dialog.visual_style)
+        assert sum(len(list(strip)) for strip in ours) > 300  # a busy screen: steps, tabs, buttons, footer
+        assert [list(strip) for strip in ours] == [list(strip) for strip in textuals]
+        assert [strip.cell_length for strip in ours] == [width] * height

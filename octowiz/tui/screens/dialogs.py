@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -16,8 +16,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.color import Color
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.styles import RulesMap
 from textual.renderables.background_screen import BackgroundScreen
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
+from textual.strip import Strip
+from textual.style import Style as VisualStyle
+from textual.visual import RenderOptions, Visual
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
@@ -26,36 +30,52 @@ from octowiz.tui.screens.firstshow import StyledOnce
 R = TypeVar("R")
 
 
-class DimmedScreen(BackgroundScreen):
-    """Textual's dimmed screen beneath a dialog, each style tinted once instead of once per segment.
+def _dimmed(style: Style, color: Color) -> Style:
+    """Textual's tint of one style beneath a dialog (its meta and links dropped, as Textual drops them)."""
+    tinted = next(iter(BackgroundScreen.process_segments([Segment(" ", style)], color)))
+    return tinted.style or Style()
 
-    Textual tints every segment of the screen beneath on its own: two colour conversions, a blend and
-    three new styles each, 15-20 ms for a 130x44 terminal on a slow 2-core machine, in the turn that
-    shows a dialog. Without their mouse data (which the tint drops first) the screen's thousand-odd
-    segments have a few dozen styles; each is tinted once here, to the same segments as Textual's.
+
+class DimmedBackground(Visual):
+    """The screen beneath a dialog, dimmed as Textual dims it, drawn from that screen's lines.
+
+    Textual draws it as a Rich renderable: the lines the screen beneath composes joined into one
+    stream of segments, each segment tinted on its own (two colour conversions, a blend and three new
+    styles), restyled with the dialog's base style, then split into lines again: 30-40 ms over a busy
+    step screen on a slow 2-core machine, in a turn that shows a dialog. Here the composed lines are
+    restyled in place, and each of their few dozen styles is tinted once: the same segments.
     """
 
-    @classmethod
-    def process_segments(cls, segments: Iterable[Segment], color: Color) -> Iterable[Segment]:
-        if color.a == 0:
-            return super().process_segments(segments, color)
-        return cls._tinted(segments, color)
+    def __init__(self, screen: Screen[Any], color: Color) -> None:
+        self.screen = screen
+        self.color = color
 
-    @classmethod
-    def _tinted(cls, segments: Iterable[Segment], color: Color) -> Iterable[Segment]:
-        tint = super().process_segments
+    def render_strips(
+        self, width: int, height: int | None, style: VisualStyle, options: RenderOptions
+    ) -> list[Strip]:
+        base = style.rich_style
         null = Style()
-        tinted: dict[Style, Style] = {}
-        for segment in segments:
-            text, style, control = segment
-            if control:
-                yield segment
-                continue
-            plain = null if style is None else style.clear_meta_and_links()
-            new = tinted.get(plain)
-            if new is None:
-                new = tinted[plain] = next(iter(tint([Segment(" ", plain)], color))).style or null
-            yield Segment(text, new)
+        restyled: dict[Style | None, Style] = {}
+        strips: list[Strip] = []
+        for line in self.screen._compositor.render_strips()[:height]:
+            segments: list[Segment] = []
+            for text, segment_style, control in line:
+                if control:  # untinted, restyled, as Textual's way leaves them
+                    segments.append(Segment(text, base + segment_style, None if base else control))
+                    continue
+                new = restyled.get(segment_style)
+                if new is None:
+                    new = restyled[segment_style] = base + _dimmed(segment_style or null, self.color)
+                segments.append(Segment(text, new))
+            strip = Strip(segments)
+            strips.append(strip.crop(0, width) if strip.cell_length > width else strip)
+        return strips
+
+    def get_optimal_width(self, rules: RulesMap, container_width: int) -> int:
+        return container_width
+
+    def get_height(self, rules: RulesMap, width: int) -> int:
+        return self.screen.size.height
 
 
 class Dialog(StyledOnce, ModalScreen[R]):
@@ -73,7 +93,7 @@ class Dialog(StyledOnce, ModalScreen[R]):
     def render(self) -> RenderableType:
         rendered = super().render()
         if type(rendered) is BackgroundScreen:
-            return DimmedScreen(rendered.screen, rendered.color)
+            return DimmedBackground(rendered.screen, rendered.color)  # type: ignore[return-value]
         return rendered
 
     @on(events.Mount)
