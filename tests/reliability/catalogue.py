@@ -406,8 +406,12 @@ def octowiz(home: Path, *args: str, stdin: str | None = None, **env: str | None)
 
 # Makes the pseudo-terminal on standard input the controlling terminal of a new session, as a terminal
 # emulator does, so that Ctrl+C typed there is a SIGINT from the kernel's line discipline, then runs octowiz.
+# SIGINT goes back to its default first, as a terminal emulator starts its shell: a test run started in
+# the background by a shell without job control ignores SIGINT, every child inherits that across exec,
+# and Python then never turns Ctrl+C into KeyboardInterrupt (13 Ctrl+C cases failed that way).
 _AT_A_TERMINAL = (
-    "import fcntl, os, sys, termios; os.setsid(); fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+    "import fcntl, os, signal, sys, termios; os.setsid(); fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
+    "signal.signal(signal.SIGINT, signal.SIG_DFL); "
     "os.execv(sys.executable, [sys.executable, '-m', 'octowiz', *sys.argv[1:]])"
 )
 

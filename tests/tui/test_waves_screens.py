@@ -9,6 +9,7 @@ polite to a real Octopus Cloud, and would make a wave take half a minute here).
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -85,13 +86,17 @@ async def scanned(tmp: Path, sim: Simulator) -> tuple[Context, Journal]:
     return ctx, journal
 
 
-async def until(pilot: HostPilot, condition: Callable[[], bool], what: str) -> None:
-    """Let the app run until ``condition`` holds (a run waiting on a dialog never settles)."""
-    for _ in range(4000):
-        if condition():
-            return
+async def until(pilot: HostPilot, condition: Callable[[], bool], what: str, *, within: float = 120.0) -> None:
+    """Let the app run until ``condition`` holds (a run waiting on a dialog never settles).
+
+    ``within`` seconds is a guard against a hang, never waited out when all is well: a wave's run took
+    over 20 s (the old guard) when the shared machine ran at half its speed.
+    """
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
         await pilot.pause(0.005)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def on_top(app: App[Any], screen: Screen[Any]) -> bool:
