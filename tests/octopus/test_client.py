@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import weakref
 
+import httpx
 import pytest
 
 from octowiz.octopus.client import OctopusClient, OctopusVersion, RateBudget
@@ -240,10 +242,6 @@ async def test_answers_are_freed_as_soon_as_their_page_is_read(source: OctopusCl
     # Pages are frozen out of the cyclic GC once parsed. An answer left in a reference cycle (httpx
     # ties each to its body's stream) and frozen while in hand was never freed: 12 MB of a listing
     # of 7,000 items stayed until the screen closed. Answers must go by reference counting alone.
-    import weakref
-
-    import httpx
-
     answers: list[weakref.ref[httpx.Response]] = []
 
     async def keep(response: httpx.Response) -> None:
