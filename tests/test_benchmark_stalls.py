@@ -1,16 +1,22 @@
 """The UI benchmarks' stall measure tells octowiz's own stalls from the machine's pauses.
 
 ``benchmarks.uiloop.watching_the_loop`` counts each late timer only up to the CPU time the process used
-meanwhile; a process that only sleeps runs beside it to show what the machine alone does. A loop kept
-busy must count in full, a loop kept waiting off the CPU (as when the virtual machine is paused) not.
+meanwhile, less what a process that only sleeps, on the same CPU, was held up with it: what the machine
+alone does. A loop kept busy must count in full; a loop kept waiting off the CPU, or stopped together
+with the control, not.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
-from benchmarks.uiloop import STALL_GOAL, watching_the_loop
+import pytest
+
+from benchmarks.uiloop import STALL_GOAL, octowiz_share, watching_the_loop
+
+ORIGINAL_AFFINITY = os.sched_getaffinity(0)
 
 
 def _spin(seconds: float) -> None:
@@ -45,3 +51,26 @@ async def test_the_machine_alone_is_measured_beside_the_watch() -> None:
         await asyncio.sleep(0.2)
     assert stalls.machine is not None
     assert stalls.machine.samples >= 5  # it slept in 10 ms steps while the watch was on
+
+
+async def test_the_machine_alone_sleeps_on_the_loops_cpu() -> None:
+    """The host can stop one virtual CPU alone: the control must share the loop thread's CPU."""
+    async with watching_the_loop() as stalls:
+        pinned = os.sched_getaffinity(0)
+        await asyncio.sleep(0.05)
+    assert len(pinned) == 1
+    assert stalls.machine is not None and stalls.machine.samples >= 2
+    assert os.sched_getaffinity(0) == ORIGINAL_AFFINITY  # given back when the watch ends
+
+
+def test_a_pause_the_sleeping_control_shared_is_not_octowiz_s() -> None:
+    """A virtual CPU's pause is charged as CPU time to the thread it stopped: the control's overlap is not."""
+    # The loop's timer was 60 ms late and its process "used" 60 ms of CPU meanwhile: a busy callback
+    # or a paused virtual CPU look the same from inside. The control, asleep on that CPU, woke 50 ms
+    # late within the same 60 ms: the machine stopped them both for those 50 ms.
+    assert octowiz_share(10.0, 10.06, 0.06, [(10.005, 10.055)]) == pytest.approx(0.01)
+    # Without a pause beside it, the whole delay is octowiz's (up to the CPU it used).
+    assert octowiz_share(10.0, 10.06, 0.06, [(9.0, 9.05), (10.1, 10.2)]) == pytest.approx(0.06)
+    assert octowiz_share(10.0, 10.06, 0.02, []) == pytest.approx(0.02)
+    # A pause longer than the delay leaves nothing to octowiz.
+    assert octowiz_share(10.0, 10.06, 0.06, [(9.99, 10.07)]) == 0.0
