@@ -174,8 +174,9 @@ async def _planning(server: str, wave: int) -> tuple[int, int, int, int]:
 
 async def _whole_wave(
     server: str, cloud: str, wave: int, work: Path
-) -> tuple[int, str, int, int, float, float]:
-    """Migrate ``wave`` projects of the large scenario: (projects, states, source and Cloud requests, s)."""
+) -> tuple[int, str, int, int, float, tuple[float, float, float]]:
+    """Migrate ``wave`` projects of the large scenario: (projects, states, source and Cloud requests, s,
+    longest stall octowiz caused, by the wall clock, and the sleeping control's)."""
     from octowiz.engine.migrate.run import ImportPreview, WaveRun, WaveSettings
 
     async def yes(preview: ImportPreview) -> bool:
@@ -198,7 +199,7 @@ async def _whole_wave(
                 )  # fmt: skip
                 result = await run.run()
                 seconds = time.perf_counter() - start
-            worst = stalls.worst
+            worst = (stalls.own_worst, stalls.worst, stalls.machine.worst if stalls.machine else 0.0)
         states: dict[str, int] = {}
         for p in result.projects:
             states[p.state] = states.get(p.state, 0) + 1
@@ -255,11 +256,13 @@ def main() -> int:
         f"(octowiz downloads and uploads at once, curl one after the other; against curl's upload alone, "
         f"the slower half, octowiz/curl = {ours / (mb / up):.2f})"
     )
-    n, states, src_requests, dst_requests, wave_seconds, stall = whole
+    n, states, src_requests, dst_requests, wave_seconds, (stall, wall_stall, machine_pause) = whole
     print(
         f"(c) a {n}-project wave of the large scenario migrated in {wave_seconds:.1f} s ({states}): "
         f"{src_requests / n:.1f} requests/project on the Server, {dst_requests / n:.1f} on Cloud "
-        f"({src_requests} and {dst_requests} in all); longest event-loop stall {stall * 1000:.0f} ms"
+        f"({src_requests} and {dst_requests} in all); longest event-loop stall octowiz caused "
+        f"{stall * 1000:.0f} ms (by the wall clock {wall_stall * 1000:.0f} ms; a process that only "
+        f"sleeps, beside it: {machine_pause * 1000:.0f} ms)"
     )
     print(
         f"    gap planning of a {projects}-project wave of the large scenario: needed_packages "
@@ -277,8 +280,13 @@ def main() -> int:
         measure("requests per project, Server", src_requests / n, None, None),
         measure("requests per project, Cloud", dst_requests / n, None, None),
         measure(
-            "longest event-loop stall, headless wave run", stall * 1000, "< 50 ms", stall < 0.05, unit="ms"
+            "longest event-loop stall octowiz caused, headless wave run",
+            stall * 1000,
+            "< 50 ms",
+            stall < 0.05,
+            unit="ms",
         ),
+        measure("the same, by the wall clock", wall_stall * 1000, None, None, unit="ms"),
     )
     return 0
 
