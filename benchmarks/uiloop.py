@@ -65,6 +65,7 @@ class Stalls:
             (seen here: a busy loop's 66 ms gap came with 66 ms of its ``thread_time``).
         own_by_phase: ``own_worst`` in each phase.
         own_over: how many times ``own`` was over :data:`STALL_GOAL`.
+        control_pid: the sleeping control's process while the watch is on.
         machine: the hiccups of a process that does nothing but wait, run beside the watch
             (:class:`SleepingControl`): what the machine alone does to a timer in the same minutes.
     """
@@ -78,6 +79,7 @@ class Stalls:
     own_worst: float = 0.0
     own_by_phase: dict[str, float] = field(default_factory=dict)
     own_over: int = 0
+    control_pid: int = 0
     machine: Hiccups | None = None
 
 
@@ -171,62 +173,80 @@ async def watching_the_loop(phase: Callable[[], str] | None = None) -> AsyncIter
                 name = phase()
                 stalls.by_phase[name] = max(stalls.by_phase.get(name, 0.0), late)
 
-    asyncio.Handle._run = timed  # type: ignore[method-assign,assignment]
-    # The loop's thread and the sleeping control share one CPU, so that a pause of that virtual CPU
-    # shows in both; threads started meanwhile inherit it (pessimistic: they compete with the loop).
-    affinity = os.sched_getaffinity(0)
-    cpu = min(affinity)
-    os.sched_setaffinity(0, {cpu})
-    control = SleepingControl(cpu)
-    control.start()
-    watcher = asyncio.create_task(monitor())
-    # OCTOWIZ_BENCH_PROFILE=1: the callbacks and messages of each stall over the goal, printed at the end;
-    # =2: also sample where the UI thread is while it stalls (a thread that takes the GIL: stalls grow).
-    sampler = (
-        sampling_stalls() if os.environ.get("OCTOWIZ_BENCH_PROFILE") == "2" else contextlib.nullcontext(None)
-    )
-    if profiling:
-        from textual.message_pump import MessagePump
-
-        dispatch = MessagePump._dispatch_message
-
-        async def timed_dispatch(pump: Any, message: Any) -> None:
-            start, wall = time.thread_time(), time.perf_counter()
-            try:
-                await dispatch(pump, message)
-            finally:
-                what = f"{type(pump).__name__}<-{type(message).__name__}"
-                DISPATCHED.append((wall, time.perf_counter(), time.thread_time() - start, what))
-                del DISPATCHED[:-400]
-
-        MessagePump._dispatch_message = timed_dispatch  # type: ignore[method-assign,assignment]
-        unpatch_paints = _timing_paints()
-    try:
-        async with sampler as sampled:
-            yield stalls
-    finally:
-        stop.set()
-        await watcher
-        try:
-            stalls.machine = control.result()
-        finally:
-            control.kill()
-            os.sched_setaffinity(0, affinity)
-        for due, fired, used, name in late_timers:
-            own = octowiz_share(due, fired, used, stalls.machine.pauses)
-            stalls.own_worst = max(stalls.own_worst, own)
-            stalls.own_over += own > STALL_GOAL
-            if phase is not None:
-                stalls.own_by_phase[name] = max(stalls.own_by_phase.get(name, 0.0), own)
-        asyncio.Handle._run = original  # type: ignore[method-assign]
+    with contextlib.ExitStack() as undo:
+        asyncio.Handle._run = timed  # type: ignore[method-assign,assignment]
+        undo.callback(setattr, asyncio.Handle, "_run", original)
+        control = SleepingControl(_pin_to_one_cpu(undo))
+        control.start()
+        undo.callback(control.kill)
+        stalls.control_pid = control.pid
+        watcher = asyncio.create_task(monitor())
+        undo.callback(watcher.cancel)
+        # OCTOWIZ_BENCH_PROFILE=1: the callbacks and messages of each stall over the goal, printed at
+        # the end; =2: also sample where the UI thread is while it stalls (a thread that takes the GIL:
+        # stalls grow).
+        sampler = (
+            sampling_stalls()
+            if os.environ.get("OCTOWIZ_BENCH_PROFILE") == "2"
+            else contextlib.nullcontext(None)
+        )
         if profiling:
-            MessagePump._dispatch_message = dispatch  # type: ignore[method-assign]
-            unpatch_paints()
-        for _late, lines in sorted(worst_slices, key=lambda w: -w[0])[:6]:
-            print("\n".join(lines))
-        if sampled is not None:
-            print("where the UI thread was while the loop stalled (sampled every 5 ms):")
-            print(sampled.report(top=12, depth=14))
+            from textual.message_pump import MessagePump
+
+            dispatch = MessagePump._dispatch_message
+
+            async def timed_dispatch(pump: Any, message: Any) -> None:
+                start, wall = time.thread_time(), time.perf_counter()
+                try:
+                    await dispatch(pump, message)
+                finally:
+                    what = f"{type(pump).__name__}<-{type(message).__name__}"
+                    DISPATCHED.append((wall, time.perf_counter(), time.thread_time() - start, what))
+                    del DISPATCHED[:-400]
+
+            MessagePump._dispatch_message = timed_dispatch  # type: ignore[method-assign,assignment]
+            undo.callback(setattr, MessagePump, "_dispatch_message", dispatch)
+            undo.callback(_timing_paints())
+        try:
+            async with sampler as sampled:
+                yield stalls
+        finally:
+            stop.set()
+        await watcher
+        stalls.machine = machine = control.result()
+    for due, fired, used, name in late_timers:
+        own = octowiz_share(due, fired, used, machine.pauses)
+        stalls.own_worst = max(stalls.own_worst, own)
+        stalls.own_over += own > STALL_GOAL
+        if phase is not None:
+            stalls.own_by_phase[name] = max(stalls.own_by_phase.get(name, 0.0), own)
+    for _late, lines in sorted(worst_slices, key=lambda w: -w[0])[:6]:
+        print("\n".join(lines))
+    if sampled is not None:
+        print("where the UI thread was while the loop stalled (sampled every 5 ms):")
+        print(sampled.report(top=12, depth=14))
+
+
+def _pin_to_one_cpu(undo: contextlib.ExitStack) -> int | None:
+    """Pin the loop's thread to one of its CPUs until ``undo`` closes; that CPU, or None where it can't.
+
+    The sleeping control is pinned to the same CPU, so that a pause of that virtual CPU alone shows in
+    both. Threads the loop's thread starts meanwhile (``asyncio.to_thread``'s workers) inherit the pin
+    and keep it after the watch: they compete with the loop for its CPU, which can only make the
+    stalls and times measured longer. Unpinned (no ``sched_setaffinity``: not Linux), a pause of the
+    loop's CPU alone can count as octowiz's.
+    """
+    try:
+        affinity = os.sched_getaffinity(0)
+        cpu = min(affinity)
+        os.sched_setaffinity(0, {cpu})
+    except (AttributeError, OSError) as exc:
+        print(
+            f"(the event loop is not pinned to one CPU: {exc}; a pause of its CPU alone counts as octowiz's)"
+        )
+        return None
+    undo.callback(os.sched_setaffinity, 0, affinity)
+    return cpu
 
 
 def octowiz_share(due: float, fired: float, used: float, pauses: list[tuple[float, float]]) -> float:
@@ -245,19 +265,22 @@ def octowiz_share(due: float, fired: float, used: float, pauses: list[tuple[floa
 class Hiccups:
     """How late a 10 ms sleep woke in a process that does nothing else (see :class:`SleepingControl`).
 
-    ``pauses`` are its wake-ups more than 1 ms late, as (due, woke) on the monotonic clock.
+    ``pauses`` are its wake-ups more than 1 ms late, as (due, woke) on the monotonic clock; ``cpus``
+    the CPUs it was allowed to run on (empty where the platform does not say).
     """
 
     worst: float = 0.0
     over: int = 0  # times over STALL_GOAL
     samples: int = 0
     pauses: list[tuple[float, float]] = field(default_factory=list)
+    cpus: list[int] = field(default_factory=list)
 
 
 _CONTROL = """
 import json, os, signal, sys, time
-if PINNED_CPU is not None:
-    os.sched_setaffinity(0, {PINNED_CPU})
+if sys.argv[1]:
+    os.sched_setaffinity(0, {int(sys.argv[1])})
+cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
 stop = []
 signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
 print("ready", flush=True)
@@ -270,7 +293,8 @@ while not stop:
     worst, over, samples = max(worst, late), over + (late > GOAL), samples + 1
     if late > 0.001:
         pauses.append((woke - late, woke))
-print(json.dumps({"worst": worst, "over": over, "samples": samples, "pauses": pauses}), flush=True)
+found = {"worst": worst, "over": over, "samples": samples, "pauses": pauses, "cpus": cpus}
+print(json.dumps(found), flush=True)
 """
 
 
@@ -287,13 +311,16 @@ class SleepingControl:
 
     def __init__(self, cpu: int | None = None) -> None:
         self.cpu = cpu
+        self.pid = 0
 
     def start(self) -> None:
         import subprocess
         import sys
 
-        code = _CONTROL.replace("GOAL", repr(STALL_GOAL)).replace("PINNED_CPU", repr(self.cpu))
-        self._process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+        code = _CONTROL.replace("GOAL", repr(STALL_GOAL))
+        cpu = "" if self.cpu is None else str(self.cpu)
+        self._process = subprocess.Popen([sys.executable, "-c", code, cpu], stdout=subprocess.PIPE, text=True)
+        self.pid = self._process.pid
         assert self._process.stdout is not None
         self._process.stdout.readline()  # "ready": sleeping from here on
 
@@ -304,7 +331,8 @@ class SleepingControl:
         out, _ = self._process.communicate(timeout=10)
         found = json.loads(out.strip().splitlines()[-1])
         pauses = [(float(a), float(b)) for a, b in found["pauses"]]
-        return Hiccups(float(found["worst"]), int(found["over"]), int(found["samples"]), pauses)
+        cpus = [int(c) for c in found["cpus"]]
+        return Hiccups(float(found["worst"]), int(found["over"]), int(found["samples"]), pauses, cpus)
 
     def kill(self) -> None:
         if self._process.poll() is None:
