@@ -135,12 +135,13 @@ async def watching_the_loop(phase: Callable[[], str] | None = None) -> AsyncIter
         while not stop.is_set():
             before = loop.time()
             await asyncio.sleep(0.01)
-            now = loop.time()
-            late = now - before - 0.01
+            fired = loop.time()
+            late = fired - before - 0.01
             cpu_now = time.process_time()
             used, cpu_before = cpu_now - cpu_before, cpu_now
+            name = phase() if phase is not None else ""
             if late > 0.001:
-                late_timers.append((now - late, now, used, phase() if phase is not None else ""))
+                late_timers.append((fired - late, fired, used, name))
             if profiling and late > shown_over:
                 now = time.perf_counter()
                 window = [r for r in recent if r[1] >= now - late - 0.01]
@@ -170,7 +171,6 @@ async def watching_the_loop(phase: Callable[[], str] | None = None) -> AsyncIter
             stalls.worst = max(stalls.worst, late)
             stalls.over += late > STALL_GOAL
             if phase is not None:
-                name = phase()
                 stalls.by_phase[name] = max(stalls.by_phase.get(name, 0.0), late)
 
     with contextlib.ExitStack() as undo:
